@@ -1,0 +1,81 @@
+"""The `monitor` command line. Only this package turns exceptions into messages and exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from monitor import __version__
+from monitor.cli.compare import compare
+from monitor.cli.context import AppContext
+from monitor.cli.core import init, poll, retag, run, seed
+from monitor.cli.feeds import feeds
+from monitor.cli.inspect import inspect
+from monitor.cli.query import export, search, status
+from monitor.errors import MonitorError
+
+
+def setup_logging(verbose: bool) -> None:
+    """One line per event on stderr; cron mails what a run says, so keep it short."""
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="monitor")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MONITOR_CONFIG",
+    default=None,
+    help="Configuration file (default ./config.toml, env MONITOR_CONFIG).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
+    """Poll news feeds, store articles, find what is new, mail a daily digest."""
+    setup_logging(verbose)
+    app = AppContext(config)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+for command in (init, poll, run, seed, retag, search, status, export, feeds, inspect, compare):
+    cli.add_command(command)
+
+
+def _register_digest() -> None:
+    from monitor.cli.digest import digest
+
+    cli.add_command(digest)
+
+
+_register_digest()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors, exit 0 / 1 (runtime) / 2 (usage or configuration)."""
+    try:
+        code = cli.main(args=argv, prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("monitor: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except MonitorError as exc:
+        click.echo(f"monitor: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("monitor: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

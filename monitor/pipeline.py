@@ -1,0 +1,449 @@
+"""One polling cycle: fetch feeds -> fetch new pages -> extract -> dedup + tag -> store.
+
+Network work runs on a thread pool, extraction on a process pool sized to the cores, and
+every database write happens on the calling thread, one commit per article, so a crash
+loses at most the item in flight. A feed's ETag/Last-Modified are saved only once all its
+new entries are stored: a killed run re-reads the feed next time instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, or_, select
+
+from monitor import schedule
+from monitor.dedup import DedupIndex
+from monitor.errors import FetchError, MonitorError, NotAFeedError
+from monitor.extract import Extracted, extract_article
+from monitor.feeds import FeedEntry, ParsedFeed, parse_feed, plain_text
+from monitor.fetch import FEED_ACCEPT, Fetcher, Response
+from monitor.models import Feed, utcnow
+from monitor.settings import FeedConfig
+from monitor.store import (
+    NewArticle,
+    article_by_url,
+    known_guids,
+    log_fetch,
+    save_article,
+    save_entry,
+    sync_feeds,
+)
+from monitor.urls import canonical_url, is_http_url
+
+log = logging.getLogger("monitor.poll")
+
+
+@dataclass
+class PollStats:
+    feeds: int = 0
+    failed: int = 0
+    not_modified: int = 0
+    new_entries: int = 0
+    articles: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class _FeedJob:
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    allow_private: bool
+    interval: float | None
+    pending: int = 0
+    response: Response | None = None
+    parsed: ParsedFeed | None = None
+
+
+@dataclass
+class _PageJob:
+    feed: _FeedJob
+    entry: FeedEntry
+    url: str
+    canonical: str
+    waiting: list[tuple[_FeedJob, FeedEntry]] = field(default_factory=list)
+
+
+Reporter = Callable[[str, dict[str, Any]], None]
+
+
+def _fetch_feed(fetcher: Fetcher, job: _FeedJob) -> tuple[Response, ParsedFeed | None]:
+    resp = fetcher.get(
+        job.url,
+        etag=job.etag,
+        last_modified=job.last_modified,
+        allow_private=job.allow_private,
+        accept=FEED_ACCEPT,
+    )
+    if resp.not_modified:
+        return resp, None
+    return resp, parse_feed(resp.content, resp.headers)
+
+
+def _extract(html: bytes, url: str, mode: str) -> Extracted | None:
+    return extract_article(html, url, mode)
+
+
+class Poller:
+    """Polls feeds; build once (the daemon keeps it across cycles), close when done."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Any,
+        tagger: Any,
+        *,
+        reporter: Reporter | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.tagger = tagger
+        self.report: Reporter = reporter or (lambda event, data: None)
+        self.stop = stop or threading.Event()
+        self.fetcher = Fetcher(settings.fetch)
+        self.threads = ThreadPoolExecutor(
+            max(2, settings.fetch.concurrency), thread_name_prefix="fetch"
+        )
+        workers = settings.extract.workers or (os.cpu_count() or 1)
+        self.processes: Executor | None = None
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            # forkserver: never fork a process that has fetch threads running.
+            self.processes = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+
+    def close(self) -> None:
+        self.threads.shutdown(wait=False, cancel_futures=True)
+        if self.processes is not None:
+            self.processes.shutdown(wait=False, cancel_futures=True)
+        self.fetcher.close()
+
+    # -- selection ---------------------------------------------------------------------
+
+    def due_jobs(
+        self, session: Session, names: Sequence[str] | None, everything: bool
+    ) -> list[_FeedJob]:
+        configs = {f.name: f for f in self.settings.feeds}
+        rows = sync_feeds(session, self.settings.feeds)
+        session.commit()
+        wanted = [rows[n] for n in (names or configs) if n in rows and n in configs]
+        if not everything and not names:
+            now = utcnow()
+            due = {
+                r.id
+                for r in session.exec(
+                    select(Feed).where(
+                        or_(col(Feed.next_check).is_(None), col(Feed.next_check) <= now)
+                    )
+                )
+            }
+            wanted = [r for r in wanted if r.id in due]
+        jobs = []
+        for row in wanted:
+            cfg: FeedConfig = configs[row.name]
+            assert row.id is not None
+            jobs.append(
+                _FeedJob(
+                    row.id,
+                    row.name,
+                    row.url,
+                    row.etag,
+                    row.last_modified,
+                    cfg.allow_private,
+                    cfg.interval_minutes,
+                )
+            )
+        return jobs
+
+    # -- the cycle ---------------------------------------------------------------------
+
+    def poll(self, names: Sequence[str] | None = None, everything: bool = False) -> PollStats:
+        stats = PollStats()
+        with Session(self.engine, expire_on_commit=False) as session:
+            jobs = self.due_jobs(session, names, everything)
+            stats.feeds = len(jobs)
+            self.report("start", {"feeds": len(jobs)})
+            index = DedupIndex(session, self.settings.dedup)
+            pending: dict[Future[Any], tuple[str, Any]] = {}
+            for job in jobs:
+                pending[self.threads.submit(_fetch_feed, self.fetcher, job)] = ("feed", job)
+            inflight: dict[str, _PageJob] = {}
+            while pending and not self.stop.is_set():
+                done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    kind, job = pending.pop(fut)
+                    try:
+                        if kind == "feed":
+                            self._on_feed(session, job, fut, pending, inflight, index, stats)
+                        elif kind == "page":
+                            self._on_page(session, job, fut, pending, index, stats)
+                        else:
+                            self._on_extracted(session, job, fut, index, stats)
+                    except Exception:
+                        session.rollback()
+                        raise
+            for fut in pending:
+                fut.cancel()
+        self.report("done", {"stats": stats})
+        return stats
+
+    def _on_feed(
+        self,
+        session: Session,
+        job: _FeedJob,
+        fut: Future[Any],
+        pending: dict[Future[Any], tuple[str, Any]],
+        inflight: dict[str, _PageJob],
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        feed = session.get(Feed, job.id)
+        assert feed is not None
+        now = utcnow()
+        feed.last_checked = now
+        try:
+            resp, parsed = fut.result()
+        except (FetchError, NotAFeedError) as exc:
+            self._feed_failed(session, feed, exc, now, stats)
+            return
+        log_fetch(session, feed.id, job.url, resp.status, len(resp.content), resp.elapsed, None)
+        job.response, job.parsed = resp, parsed
+        if parsed is None:
+            stats.not_modified += 1
+            self._feed_ok(session, job, feed, now)
+            return
+        feed.title = parsed.title or feed.title
+        feed.site_url = parsed.site_url or feed.site_url
+        feed.problem = parsed.problem
+        unique: dict[str, FeedEntry] = {}
+        for e in parsed.entries:  # a GUID repeated within one feed is one item
+            unique.setdefault(e.guid, e)
+        entries = list(unique.values())
+        known = known_guids(session, job.id, list(unique))
+        new = [e for e in entries if e.guid not in known]
+        stats.new_entries += len(new)
+        feed.entries += len(new)
+        for entry in new:
+            self._schedule_entry(session, job, entry, pending, inflight, index, stats)
+        session.commit()
+        if job.pending == 0:
+            self._feed_ok(session, job, feed, now)
+        self.report("feed", {"name": job.name, "new": len(new)})
+
+    def _schedule_entry(
+        self,
+        session: Session,
+        job: _FeedJob,
+        entry: FeedEntry,
+        pending: dict[Future[Any], tuple[str, Any]],
+        inflight: dict[str, _PageJob],
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        if entry.link is None:
+            # Nothing to fetch: the feed's own content is the article.
+            key = entry.guid if is_http_url(entry.guid) else f"feed:{job.id}:{entry.guid}"
+            self._store(session, job, entry, entry.guid, key, None, None, index, stats)
+            return
+        canonical = canonical_url(entry.link)
+        existing = article_by_url(session, canonical)
+        if existing is not None:
+            save_entry(session, job.id, entry.guid, entry.link, existing)
+            return
+        if canonical in inflight:
+            inflight[canonical].waiting.append((job, entry))
+            return
+        page = _PageJob(job, entry, entry.link, canonical)
+        inflight[canonical] = page
+        job.pending += 1
+        fut = self.threads.submit(self.fetcher.get, entry.link, allow_private=job.allow_private)
+        pending[fut] = ("page", page)
+
+    def _on_page(
+        self,
+        session: Session,
+        page: _PageJob,
+        fut: Future[Any],
+        pending: dict[Future[Any], tuple[str, Any]],
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        try:
+            resp: Response = fut.result()
+        except FetchError as exc:
+            log.warning(
+                "page failed feed=%s url=%s error=%s", page.feed.name, page.url, exc.message
+            )
+            self._finish_page(session, page, None, exc.message, index, stats)
+            return
+        page.url = resp.url
+        if self.processes is not None:
+            efut = self.processes.submit(
+                _extract, resp.content, resp.url, self.settings.extract.mode
+            )
+        else:
+            efut = Future()
+            try:
+                efut.set_result(_extract(resp.content, resp.url, self.settings.extract.mode))
+            except Exception as exc:  # extraction bugs on hostile pages skip the item
+                efut.set_exception(exc)
+        pending[efut] = ("extract", page)
+
+    def _on_extracted(
+        self,
+        session: Session,
+        page: _PageJob,
+        fut: Future[Any],
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        try:
+            extracted: Extracted | None = fut.result()
+        except Exception as exc:  # a page that crashes the extractor is skipped, not fatal
+            log.warning("extraction failed feed=%s url=%s error=%r", page.feed.name, page.url, exc)
+            self._finish_page(session, page, None, f"extraction failed: {exc!r}", index, stats)
+            return
+        error = None if extracted else "no article text found in the page"
+        self._finish_page(session, page, extracted, error, index, stats)
+
+    def _finish_page(
+        self,
+        session: Session,
+        page: _PageJob,
+        extracted: Extracted | None,
+        error: str | None,
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        article_id = self._store(
+            session, page.feed, page.entry, page.url, page.canonical, extracted, error, index, stats
+        )
+        for job, entry in page.waiting:
+            save_entry(session, job.id, entry.guid, entry.link, article_id)
+        session.commit()
+        page.feed.pending -= 1
+        if page.feed.pending == 0:
+            feed = session.get(Feed, page.feed.id)
+            assert feed is not None
+            self._feed_ok(session, page.feed, feed, utcnow())
+
+    def _store(
+        self,
+        session: Session,
+        job: _FeedJob,
+        entry: FeedEntry,
+        url: str,
+        canonical: str,
+        extracted: Extracted | None,
+        error: str | None,
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> int:
+        feed_text = plain_text(entry.content_html) or entry.summary
+        minimum = self.settings.extract.min_text_chars
+        if extracted is not None and len(extracted.text) >= min(minimum, len(feed_text) + 1):
+            text, method, status = extracted.text, "trafilatura", "ok"
+        else:
+            text, method = feed_text, "feed"
+            status = "fetch-failed" if error and extracted is None else "summary-only"
+            if extracted is not None and not error:
+                error = f"extracted text too short ({len(extracted.text)} chars)"
+        if article_by_url(session, canonical) is not None:  # stored meanwhile by another entry
+            existing = article_by_url(session, canonical)
+            save_entry(session, job.id, entry.guid, entry.link, existing)
+            session.commit()
+            return existing or 0
+        new = NewArticle(
+            feed_id=job.id,
+            guid=entry.guid,
+            url=url,
+            canonical_url=canonical,
+            title=entry.title or (extracted.title if extracted and extracted.title else ""),
+            author=entry.author or (extracted.author if extracted else None),
+            published=entry.published or (extracted.published if extracted else None),
+            site_name=extracted.site_name if extracted else None,
+            language=extracted.language if extracted else None,
+            summary=entry.summary[:2000],
+            text=text,
+            extraction=method,
+            status=status,
+            error=error,
+        )
+        article, verdict, _ = save_article(session, new, index, self.tagger)
+        session.commit()
+        stats.articles += 1
+        if verdict.kind:
+            stats.duplicates += 1
+        self.report("article", {"feed": job.name, "url": url, "duplicate": verdict.kind})
+        assert article.id is not None
+        return article.id
+
+    # -- feed state --------------------------------------------------------------------
+
+    def _feed_ok(self, session: Session, job: _FeedJob, feed: Feed, now: datetime) -> None:
+        cfg = self.settings.schedule
+        resp = job.response
+        if resp is not None and not resp.not_modified:
+            feed.etag = resp.headers.get("etag")
+            feed.last_modified = resp.headers.get("last-modified")
+        published = [e.published for e in job.parsed.entries] if job.parsed else []
+        interval = (
+            schedule.adaptive_interval(cfg, published, now, job.interval)
+            if job.parsed
+            else (feed.interval_minutes or job.interval or cfg.interval_minutes)
+        )
+        asked = schedule.asked_minutes(
+            resp.headers if resp else {}, job.parsed.ttl_minutes if job.parsed else None, now
+        )
+        feed.interval_minutes = interval
+        feed.next_check = schedule.next_after_success(cfg, now, interval, asked)
+        feed.last_success = now
+        feed.last_error = None
+        feed.failing_since = None
+        feed.consecutive_failures = 0
+        feed.failure_score = 0.0
+        session.commit()
+
+    def _feed_failed(
+        self, session: Session, feed: Feed, exc: MonitorError, now: datetime, stats: PollStats
+    ) -> None:
+        stats.failed += 1
+        hard = isinstance(exc, NotAFeedError) or (isinstance(exc, FetchError) and exc.hard)
+        message = exc.message if isinstance(exc, FetchError) else str(exc)
+        retry = exc.retry_after if isinstance(exc, FetchError) else None
+        status = exc.status if isinstance(exc, FetchError) else None
+        feed.last_error = message[:1000]
+        feed.last_error_at = now
+        feed.failing_since = feed.failing_since or now
+        feed.consecutive_failures += 1
+        feed.failure_score += schedule.HARD_FAILURE if hard else schedule.SOFT_FAILURE
+        feed.next_check = schedule.next_after_failure(
+            self.settings.schedule, now, feed.failure_score, feed.consecutive_failures, retry
+        )
+        log_fetch(session, feed.id, feed.url, status, 0, 0.0, message[:1000])
+        session.commit()
+        log.warning(
+            "feed failed feed=%s url=%s error=%s next_check=%s",
+            feed.name,
+            feed.url,
+            message,
+            feed.next_check.isoformat() if feed.next_check else None,
+        )
+        self.report("feed", {"name": feed.name, "error": message})
+
+
+def prune_before(now: datetime, days: int = 30) -> datetime:
+    return now - timedelta(days=days)

@@ -1,0 +1,70 @@
+"""The settings of each part of the program: frozen dataclasses whose defaults are the defaults.
+
+`monitor.config` fills them from config.toml and the environment; the comment on each field
+is its documentation (config.toml repeats it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    # Sent with every request: say who we are and where to complain.
+    user_agent: str = "monitor/0.1 (news-monitoring bot; +https://github.com/monitor-news/monitor)"
+    connect_timeout: float = 10.0  # seconds to establish a connection
+    read_timeout: float = 20.0  # seconds of silence before a read fails
+    deadline: float = 60.0  # total seconds for one request, body included
+    max_bytes: int = 10_000_000  # body size cap, applied after decompression
+    max_redirects: int = 5
+    concurrency: int = 16  # requests in flight over all hosts
+    per_host_concurrency: int = 2  # requests in flight to one host
+    per_host_delay: float = 1.0  # minimum seconds between two requests to one host
+    allow_hosts: tuple[str, ...] = ()  # hosts/CIDRs exempt from the public-address rule
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    # "fast", "precision" or "default": trafilatura's trade-off (see README, measured).
+    mode: str = "fast"
+    min_text_chars: int = 250  # below this the feed's own summary is kept instead
+    workers: int = 0  # extraction processes; 0 = one per CPU core
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    interval_minutes: float = 30.0  # default polling interval of a feed
+    min_interval_minutes: float = 10.0  # adaptive interval never goes below this
+    max_interval_minutes: float = 360.0  # ... nor above this
+    jitter: float = 0.1  # +/- share of the interval added at random
+    max_backoff_hours: float = 24.0  # back-off cap for a failing feed
+    long_backoff_hours: float = 72.0  # cap once a feed has failed `long_backoff_after` times
+    long_backoff_after: int = 20
+    lock_timeout: float = 0.0  # seconds `poll` waits for another run's lock (0 = exit at once)
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    time: str = "07:00"  # local time of the daily digest (HH:MM)
+    timezone: str = "UTC"  # IANA zone the digest day is cut in
+    sender: str = ""  # From: (env MONITOR_DIGEST_FROM)
+    recipients: tuple[str, ...] = ()  # To: (env MONITOR_DIGEST_TO, comma-separated)
+    smtp_url: str = (
+        "smtp://localhost:25"  # smtp://, smtp+starttls://, smtps:// (env MONITOR_SMTP_URL)
+    )
+    smtp_password: str = field(default="", repr=False)  # only from env MONITOR_SMTP_PASSWORD
+    subject: str = "News digest for {date}"
+    send_empty: bool = False  # send a short "nothing new" mail on an empty day
+    failing_feed_hours: float = 24.0  # list feeds failing for longer than this
+    max_attempts: int = 5  # transient SMTP failures retried this many times
+    retry_wait: float = 30.0  # seconds before the first retry (doubles each time)
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    allow_private: bool = False  # may use a loopback/private address (self-hosted bridge)
+    interval_minutes: float | None = None
+    topic: str | None = None  # for search feeds: the topic they were built for

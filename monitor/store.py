@@ -1,0 +1,237 @@
+"""Database writes for feeds, articles and seeds: `save_*(session, values)`, no network here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from monitor.dedup import DedupIndex, DocRef, Verdict
+from monitor.models import (
+    Article,
+    ArticleTopic,
+    Entry,
+    Feed,
+    FetchLog,
+    SectionTopic,
+    SeedDocument,
+    SeedSection,
+    utcnow,
+)
+from monitor.seeds import SeedDoc
+from monitor.settings import FeedConfig
+from monitor.tagger import Tagger, Tagging
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """Everything known about an article before it is stored."""
+
+    feed_id: int
+    guid: str
+    url: str
+    canonical_url: str
+    title: str
+    author: str | None
+    published: datetime | None
+    site_name: str | None
+    language: str | None
+    summary: str
+    text: str
+    extraction: str
+    status: str
+    error: str | None = None
+
+
+def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:
+    """Make the feed table match the configuration (by name); old feeds keep their rows."""
+    rows = {f.name: f for f in session.exec(select(Feed)).all()}
+    for cfg in feeds:
+        row = rows.get(cfg.name)
+        if row is None:
+            row = Feed(name=cfg.name, url=cfg.url)
+            session.add(row)
+            rows[cfg.name] = row
+        elif row.url != cfg.url:
+            # A new URL is a new feed as far as caching goes.
+            row.url, row.etag, row.last_modified = cfg.url, None, None
+    session.flush()
+    return rows
+
+
+def known_guids(session: Session, feed_id: int, guids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(guids), 500):
+        chunk = list(guids[start : start + 500])
+        stmt = select(Entry.guid).where(Entry.feed_id == feed_id, col(Entry.guid).in_(chunk))
+        found.update(session.exec(stmt).all())
+    return found
+
+
+def article_by_url(session: Session, canonical: str) -> int | None:
+    return session.exec(select(Article.id).where(Article.canonical_url == canonical)).first()
+
+
+def save_entry(
+    session: Session, feed_id: int, guid: str, link: str | None, article_id: int | None
+) -> None:
+    """Remember that a feed carried this item (idempotent on feed + GUID)."""
+    exists = session.exec(
+        select(Entry.id).where(Entry.feed_id == feed_id, Entry.guid == guid)
+    ).first()
+    if exists is None:
+        session.add(
+            Entry(feed_id=feed_id, guid=guid, link=link, article_id=article_id, seen_at=utcnow())
+        )
+
+
+def save_article(
+    session: Session,
+    new: NewArticle,
+    index: DedupIndex,
+    tagger: Tagger,
+    text_hash: str | None = None,
+) -> tuple[Article, Verdict, Tagging]:
+    """Dedup, tag and store one article with its entry; the caller commits."""
+    verdict = index.match(new.title, new.text, new.published)
+    tagging = tagger.tag(new.title, new.text)
+    article = Article(
+        feed_id=new.feed_id,
+        guid=new.guid,
+        url=new.url,
+        canonical_url=new.canonical_url,
+        title=new.title,
+        author=new.author,
+        published=new.published,
+        fetched=utcnow(),
+        site_name=new.site_name,
+        language=new.language,
+        summary=new.summary,
+        text=new.text,
+        text_hash=text_hash,
+        extraction=new.extraction,
+        status=new.status,
+        error=new.error,
+    )
+    apply_verdict(session, article, verdict)
+    session.add(article)
+    session.flush()
+    assert article.id is not None
+    if article.story_id is None:
+        article.story_id = article.id
+    index.add(DocRef("article", article.id), new.title, new.text, new.published)
+    save_topics(session, article.id, tagging)
+    save_entry(session, new.feed_id, new.guid, new.url, article.id)
+    return article, verdict, tagging
+
+
+def apply_verdict(session: Session, article: Article, verdict: Verdict) -> None:
+    """Link a duplicate to its original; the story id is the cluster's first article."""
+    article.duplicate_kind = verdict.kind
+    article.duplicate_score = round(verdict.score, 4) if verdict.kind else None
+    article.duplicate_of_id = None
+    article.duplicate_of_section_id = None
+    if verdict.kind is None or verdict.of is None:
+        return
+    if verdict.of.kind == "section":
+        article.duplicate_of_section_id = verdict.of.id
+    else:
+        article.duplicate_of_id = verdict.of.id
+        original = session.get(Article, verdict.of.id)
+        article.story_id = original.story_id if original and original.story_id else verdict.of.id
+
+
+def save_topics(session: Session, article_id: int, tagging: Tagging) -> None:
+    session.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
+    for topic in tagging.topics:
+        session.add(
+            ArticleTopic(
+                article_id=article_id, topic=topic, score=round(tagging.scores.get(topic, 0.0), 4)
+            )
+        )
+
+
+def save_section_topics(session: Session, section_id: int, tagging: Tagging) -> None:
+    session.execute(delete(SectionTopic).where(col(SectionTopic.section_id) == section_id))
+    for topic in tagging.topics:
+        session.add(
+            SectionTopic(
+                section_id=section_id, topic=topic, score=round(tagging.scores.get(topic, 0.0), 4)
+            )
+        )
+
+
+def save_seed(session: Session, doc: SeedDoc, index: DedupIndex, tagger: Tagger) -> bool:
+    """Store a seed document and its sections; False when it is already there unchanged."""
+    row = session.exec(select(SeedDocument).where(SeedDocument.path == doc.key)).first()
+    if row is not None and row.sha256 == doc.sha256:
+        return False
+    if row is None:
+        row = SeedDocument(path=doc.key, sha256=doc.sha256, title=doc.title, loaded_at=utcnow())
+        session.add(row)
+        session.flush()
+    else:
+        # The file changed: its sections are replaced (articles keep pointing at ids that
+        # still exist, since positions are updated in place where they match).
+        row.sha256, row.title, row.loaded_at = doc.sha256, doc.title, utcnow()
+    assert row.id is not None
+    existing = {
+        s.position: s
+        for s in session.exec(select(SeedSection).where(SeedSection.document_id == row.id))
+    }
+    for position, section in enumerate(doc.sections):
+        sec = existing.pop(position, None)
+        if sec is None:
+            sec = SeedSection(document_id=row.id, position=position)
+            session.add(sec)
+        else:
+            assert sec.id is not None
+            index.remove(DocRef("section", sec.id))
+        sec.title, sec.text = section.title, section.text
+        session.flush()
+        assert sec.id is not None
+        index.add(DocRef("section", sec.id), sec.title, sec.text, None)
+        save_section_topics(session, sec.id, tagger.tag(sec.title, sec.text))
+    for stale in existing.values():
+        assert stale.id is not None
+        index.remove(DocRef("section", stale.id))
+        session.execute(delete(SectionTopic).where(col(SectionTopic.section_id) == stale.id))
+        session.delete(stale)
+    return True
+
+
+def log_fetch(
+    session: Session,
+    feed_id: int | None,
+    url: str,
+    status: int | None,
+    size: int,
+    seconds: float,
+    error: str | None,
+) -> None:
+    session.add(
+        FetchLog(
+            feed_id=feed_id,
+            url=url[:2000],
+            at=utcnow(),
+            status=status,
+            bytes=size,
+            ms=int(seconds * 1000),
+            error=error,
+        )
+    )
+
+
+def prune_fetch_log(session: Session, before: datetime) -> None:
+    session.execute(delete(FetchLog).where(col(FetchLog.at) < before))
+
+
+def count_articles(session: Session) -> tuple[int, int]:
+    total = session.exec(select(func.count()).select_from(Article)).one()
+    dupes = session.exec(
+        select(func.count()).select_from(Article).where(col(Article.duplicate_kind).is_not(None))
+    ).one()
+    return int(total), int(dupes)

@@ -1,0 +1,33 @@
+"""Short texts shared by the dedup tests: one event, its rewrite, another event, sport."""
+
+from __future__ import annotations
+
+STORY = (
+    "Baidu on Sunday released Ernie 4.5 and the reasoning model Ernie X1, making both free "
+    "for individual users of its Ernie Bot chatbot. The Beijing company said Ernie X1 matches "
+    "DeepSeek R1 at half the price, charging 2 yuan per million output tokens. Robin Li told "
+    "developers in Beijing that Ernie 4.5 understands images and audio. Analysts at Omdia said "
+    "the launch shows how hard DeepSeek has pushed Baidu, whose shares rose 3.2% in Hong Kong "
+    "on Monday. Baidu plans to open-source the Ernie 4.5 series on June 30, the company said, "
+    "reversing a long-held stance. Lian Jye Su of Omdia called it a turning point for Baidu."
+)
+REWRITE = (
+    "Chinese search giant Baidu has launched two new AI models, Ernie 4.5 and Ernie X1, and "
+    "made them free for consumers. According to Baidu, X1 performs on par with DeepSeek R1 "
+    "but costs half as much, at 2 yuan per million output tokens. Chief executive Robin Li "
+    "said Ernie 4.5 can handle images and audio. Hong Kong-listed Baidu shares gained 3.2% on "
+    "Monday. Omdia analyst Lian Jye Su said DeepSeek had forced Baidu's hand; the company will "
+    "release the Ernie 4.5 series as open source on June 30."
+)
+OTHER_EVENT = (
+    "Baidu plans to release the next generation of its Ernie model in the second half of the "
+    "year, people familiar with the matter said, as the company tries to catch up with Alibaba "
+    "and ByteDance. Baidu was the first big Chinese tech company to launch a ChatGPT-style bot "
+    "in March 2023. The new model will be a significant upgrade, the people said, and Baidu "
+    "is also investing in data centres in Shanxi. A Baidu spokesperson declined to comment."
+)
+SPORT = (
+    "Evgeni Malkin scored twice and added an assist as the Pittsburgh Penguins beat the Ottawa "
+    "Senators 5-2 on Monday, their third straight win. Jake Guentzel left the game with an "
+    "apparent arm injury after crashing into the end boards in the third period."
+)

@@ -1,0 +1,57 @@
+"""`DedupIndex` on a real SQLite file: retrieval through the tables, then scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dedup_samples import OTHER_EVENT, REWRITE, SPORT, STORY
+from sqlalchemy import func, select
+from sqlmodel import Session, SQLModel, create_engine
+
+from monitor.dedup import DedupIndex, DedupSettings, DocRef
+from monitor.dedup.tables import TABLES, TERM_TABLE
+
+WHEN = datetime(2025, 3, 17, 9, tzinfo=UTC)
+
+
+@pytest.fixture()
+def session(tmp_path: Path) -> Iterator[Session]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'dedup.db'}")
+    SQLModel.metadata.create_all(engine, tables=TABLES)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def test_index_matches_each_layer(session: Session) -> None:
+    index = DedupIndex(session, DedupSettings())
+    index.add(DocRef("section", 7), "Baidu releases Ernie 4.5 and X1", STORY, None)
+    index.add(DocRef("article", 1), "Penguins beat Senators", SPORT, WHEN)
+    session.commit()
+
+    exact = index.match("Other headline", STORY, WHEN)
+    assert (exact.kind, exact.of) == ("exact", DocRef("section", 7))
+    near = index.match("", STORY[: len(STORY) * 2 // 3], WHEN)
+    assert (near.kind, near.of) == ("near", DocRef("section", 7))
+    story = index.match("Baidu unveils free Ernie models", REWRITE, WHEN)
+    assert (story.kind, story.of) == ("same-story", DocRef("section", 7))
+    new = index.match("Baidu to release new model", OTHER_EVENT, WHEN)
+    assert new.kind is None and new.of is None
+
+
+def test_add_replaces_and_never_commits(session: Session) -> None:
+    index = DedupIndex(session, DedupSettings())
+    index.add(DocRef("article", 3), "t", STORY, WHEN)
+    index.add(DocRef("article", 3), "t", SPORT, WHEN)
+    assert index.match("", STORY, WHEN).kind is None
+    assert index.match("", SPORT, WHEN).of == DocRef("article", 3)
+    session.rollback()
+    assert session.execute(select(func.count()).select_from(TERM_TABLE)).scalar_one() == 0
+
+
+def test_empty_index_says_new(session: Session) -> None:
+    verdict = DedupIndex(session, DedupSettings()).match("t", STORY, None)
+    assert verdict.kind is None and verdict.of is None

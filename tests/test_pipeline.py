@@ -1,0 +1,161 @@
+"""End to end: a real HTTP server serves RSS 2.0, Atom and RSS 1.0 feeds and article pages;
+`monitor init` + `monitor poll --all` store them in a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from fixtures.feeds import ARTICLES, atom, rss1, rss2
+from support import Site, article_html, write_config
+from werkzeug import Request, Response
+
+
+def serve_world(site: Site) -> str:
+    base = site.url("").rstrip("/")
+    site.server.expect_request("/rss2.xml").respond_with_data(
+        rss2(base), content_type="application/rss+xml", headers={"ETag": '"v1"'}
+    )
+    site.server.expect_request("/atom.xml").respond_with_data(
+        atom(base), content_type="application/atom+xml"
+    )
+    site.server.expect_request("/rss1.rdf").respond_with_data(
+        rss1(base), content_type="application/rdf+xml"
+    )
+    site.server.expect_request("/broken.xml").respond_with_data("oops", status=500)
+    site.server.expect_request("/news/missing").respond_with_data("not here", status=404)
+    for path, (title, paragraphs) in ARTICLES.items():
+        site.server.expect_request(path).respond_with_data(
+            article_html(title, paragraphs), content_type="text/html; charset=utf-8"
+        )
+    return base
+
+
+def feeds(base: str) -> list[tuple[str, str]]:
+    return [
+        ("city", f"{base}/rss2.xml"),
+        ("wire", f"{base}/atom.xml"),
+        ("culture", f"{base}/rss1.rdf"),
+        ("broken", f"{base}/broken.xml"),
+    ]
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_poll_end_to_end(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    base = serve_world(site)
+    write_config(workdir, feeds(base))
+    assert run_cli("init").code == 0
+    result = run_cli("poll", "--all")
+    assert result.code == 0, result.err
+    db = workdir / "data" / "monitor.db"
+
+    articles = rows(
+        db,
+        "SELECT canonical_url, title, status, extraction, author, site_name, "
+        "language, text FROM article ORDER BY canonical_url",
+    )
+    by_url = {r[0]: r for r in articles}
+    # 4 pages + the missing one; the wire copy of the bike-lanes URL is not a new article.
+    assert sorted(by_url) == sorted(
+        f"{base}/news/{p}"
+        for p in ("bike-lanes", "orchestra", "harbour-bridge", "library", "missing")
+    )
+    bikes = by_url[f"{base}/news/bike-lanes"]
+    # Whichever feed came first gave the entry's title (both carry the same URL).
+    assert bikes[1] in (
+        "City council approves forty kilometres of protected bike lanes",
+        "Council backs bike lanes (wire copy of the same URL)",
+    )
+    assert bikes[2:4] == ("ok", "trafilatura")
+    assert bikes[4] == "Jane Doe" and bikes[5] == "Example News" and bikes[6] == "en"
+    assert "Maria Okafor" in bikes[7] and "Copyright" not in bikes[7]
+    missing = by_url[f"{base}/news/missing"]
+    assert missing[2:4] == ("fetch-failed", "feed")
+    assert missing[7].startswith("The city museum extends its opening hours")
+
+    # Entries: the repeated GUID is one entry; the wire entry points at the same article.
+    entries = rows(
+        db,
+        "SELECT f.name, e.guid, a.canonical_url FROM entry e JOIN feed f "
+        "ON f.id = e.feed_id JOIN article a ON a.id = e.article_id",
+    )
+    assert ("wire", "urn:wire:2", f"{base}/news/bike-lanes") in entries
+    assert sum(1 for e in entries if e[1] == "city-3") == 1
+    assert len(entries) == 6  # city 3 (one GUID repeated), wire 2, culture 1
+
+    # The broken feed is recorded, the others landed.
+    status = json.loads(run_cli("status", "--json").out)
+    states = {f["name"]: f for f in status["feeds"]}
+    assert states["broken"]["state"] == "failing"
+    assert states["broken"]["last_error"] == "HTTP 500"
+    assert states["broken"]["consecutive_failures"] == 1
+    assert states["city"]["state"] == "ok" and states["city"]["entries"] == 3
+    assert status["articles"] == 5 and status["seeds"] == 3 and status["seed_sections"] == 11
+
+    # Publication times come from the feeds, in UTC.
+    assert rows(db, "SELECT published FROM article WHERE canonical_url LIKE '%library'")[0][
+        0
+    ].startswith("2025-03-04 13:00:00")
+
+
+def test_second_poll_adds_nothing_and_304_changes_nothing(
+    site: Site, workdir: Path, run_cli
+) -> None:  # type: ignore[no-untyped-def]
+    base = serve_world(site)
+    write_config(workdir, feeds(base))
+    run_cli("init")
+    run_cli("poll", "--all")
+    db = workdir / "data" / "monitor.db"
+    before = rows(db, "SELECT * FROM article ORDER BY id")
+    entries = rows(db, "SELECT * FROM entry ORDER BY id")
+    assert rows(db, "SELECT etag FROM feed WHERE name = 'city'") == [('"v1"',)]
+
+    run_cli("poll", "--all")  # unchanged feeds: no new rows
+    assert rows(db, "SELECT * FROM article ORDER BY id") == before
+    assert rows(db, "SELECT * FROM entry ORDER BY id") == entries
+
+    site.server.clear()
+    seen: list[str | None] = []
+
+    def conditional(request: Request) -> Response:
+        seen.append(request.headers.get("If-None-Match"))
+        return Response(status=304)
+
+    site.server.expect_request("/rss2.xml").respond_with_handler(conditional)
+    result = run_cli("poll", "--all", "--feed", "city")
+    assert result.code == 0
+    assert seen == ['"v1"']
+    assert rows(db, "SELECT * FROM article ORDER BY id") == before
+    assert rows(db, "SELECT etag, consecutive_failures FROM feed WHERE name = 'city'") == [
+        ('"v1"', 0)
+    ]
+
+
+def test_pages_fetched_only_for_new_entries(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    base = serve_world(site)
+    write_config(workdir, feeds(base)[:1])
+    run_cli("init")
+    run_cli("poll", "--all")
+    pages = [r for r, _ in site.server.log if r.path.startswith("/news/")]
+    run_cli("poll", "--all")
+    again = [r for r, _ in site.server.log if r.path.startswith("/news/")]
+    assert len(pages) == 3 and len(again) == 3
+
+
+def test_not_a_feed_is_an_error(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    site.server.expect_request("/page.html").respond_with_data(
+        "<html><body><p>Hello</p></body></html>", content_type="text/html"
+    )
+    site.server.expect_request("/empty.xml").respond_with_data("", content_type="text/xml")
+    write_config(workdir, [("html", site.url("/page.html")), ("empty", site.url("/empty.xml"))])
+    run_cli("init")
+    assert run_cli("poll", "--all").code == 0
+    status = json.loads(run_cli("status", "--json").out)
+    errors = {f["name"]: f["last_error"] for f in status["feeds"]}
+    assert "HTML page" in errors["html"]
+    assert "empty" in errors["empty"]
