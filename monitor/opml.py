@@ -13,7 +13,7 @@ from monitor.errors import UsageError
 from monitor.settings import FeedConfig
 from monitor.urls import is_http_url
 
-_BAD_NAME = re.compile(r"[\x00-\x1f\"\\]")
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_opml(data: bytes, source: str) -> list[FeedConfig]:

@@ -37,7 +37,7 @@ def _is_heading(p: str, limit: int) -> bool:
 
 def guess_title(text: str) -> str:
     """A title for a text without one: its first sentence, shortened."""
-    first = text.strip().split("\n", 1)[0]
+    first = text.strip().split("\n", 1)[0].lstrip("#").strip()  # a Markdown heading
     sentence = _SENTENCE_END.split(first, maxsplit=1)[0]
     return sentence if len(sentence) <= 140 else sentence[:137].rsplit(" ", 1)[0] + "…"
 

@@ -6,6 +6,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixtures.feeds import ARTICLES, atom, rss1, rss2
 from pytest_httpserver import HTTPServer
 
 
@@ -58,3 +59,32 @@ def write_config(workdir: Path, feeds: list[tuple[str, str]], extra: str = "") -
     path = workdir / "config.toml"
     path.write_text(extra + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def serve_world(site: Site) -> str:
+    base = site.url("").rstrip("/")
+    site.server.expect_request("/rss2.xml").respond_with_data(
+        rss2(base), content_type="application/rss+xml", headers={"ETag": '"v1"'}
+    )
+    site.server.expect_request("/atom.xml").respond_with_data(
+        atom(base), content_type="application/atom+xml"
+    )
+    site.server.expect_request("/rss1.rdf").respond_with_data(
+        rss1(base), content_type="application/rdf+xml"
+    )
+    site.server.expect_request("/broken.xml").respond_with_data("oops", status=500)
+    site.server.expect_request("/news/missing").respond_with_data("not here", status=404)
+    for path, (title, paragraphs) in ARTICLES.items():
+        site.server.expect_request(path).respond_with_data(
+            article_html(title, paragraphs), content_type="text/html; charset=utf-8"
+        )
+    return base
+
+
+def feeds(base: str) -> list[tuple[str, str]]:
+    return [
+        ("city", f"{base}/rss2.xml"),
+        ("wire", f"{base}/atom.xml"),
+        ("culture", f"{base}/rss1.rdf"),
+        ("broken", f"{base}/broken.xml"),
+    ]
