@@ -7,6 +7,7 @@ has none of our topics; records with no topics and no "ai" flag count as non-AI 
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -34,7 +35,7 @@ def split_sections(text: str) -> list[tuple[str, str]]:
     if not starts or starts[0] != 0:
         return [("", text)]
     bounds = [*starts, len(lines)]
-    return [(lines[a], "\n".join(lines[a + 2 : b])) for a, b in zip(bounds, bounds[1:])]
+    return [(lines[a], "\n".join(lines[a + 2 : b])) for a, b in itertools.pairwise(bounds)]
 
 
 def seed_exemplars(seeds: Path) -> list[tuple[str, str]]:

@@ -146,8 +146,7 @@ def send_mail(
         raise SMTPFailure(
             f"{target}: {exc.smtp_code} {_text(exc.smtp_error)}",
             transient=400 <= exc.smtp_code < 500,
-            after_data=after_data,
-        ) from exc
+        ) from exc  # an answer, even after DATA, says for sure the message was not taken
     except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS / AUTH: a configuration problem
         raise SMTPFailure(f"{target}: {exc}", transient=False) from exc
     except ssl.SSLCertVerificationError as exc:

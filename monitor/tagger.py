@@ -20,7 +20,68 @@ _LABEL = {"names": "name", "keywords": "keyword", "context": "context"}
 # Topics about one company (or a set of companies): these are the ones a passing mention fools.
 _THEMES = {"open-source-ai", "us-china-ai-race", "ai-investment", "ai-stocks", "autonomous-driving"}
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "for", "from", "has", "have", "he", "her", "his", "in", "into", "is", "it", "its", "itself", "of", "on", "or", "our", "said", "says", "that", "the", "their", "them", "they", "this", "to", "was", "were", "which", "while", "who", "will", "with", "would", "also", "than", "more", "most", "after", "before", "over", "about", "not", "no", "can", "could", "new", "one", "two", "its"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "of",
+        "on",
+        "or",
+        "our",
+        "said",
+        "says",
+        "that",
+        "the",
+        "their",
+        "them",
+        "they",
+        "this",
+        "to",
+        "was",
+        "were",
+        "which",
+        "while",
+        "who",
+        "will",
+        "with",
+        "would",
+        "also",
+        "than",
+        "more",
+        "most",
+        "after",
+        "before",
+        "over",
+        "about",
+        "not",
+        "no",
+        "can",
+        "could",
+        "new",
+        "one",
+        "two",
+        "its",
+    ]
 )
 
 
@@ -34,7 +95,9 @@ class TaggingSettings:
     ref_words: int = 250  # article length (words) at which evidence is not scaled
     length_exponent: float = 0.35  # 0 = no length normalisation, 1 = evidence per word
     scale: float = 5.0  # normalised evidence at which the score reaches 0.63
-    passing_ratio: float = 0.3  # a company topic under this share of the leader's evidence is a passing mention
+    passing_ratio: float = (
+        0.3  # a company topic under this share of the leader's evidence is a passing mention
+    )
     near_window: int = 8  # words either side searched for a phrase's `@lexicon` condition
     exclude_damping: float = 0.2  # weight of "tesla" once "Nikola Tesla" occurs in the article
     exemplar_weight: float = 1.0  # evidence added per unit of similarity above the floor
@@ -86,10 +149,10 @@ class Tagger:
         # Only positions whose token starts some phrase are looked up, longest phrase first.
         self._lengths: dict[str, list[int]] = {}
         for phrase in (*self._index, *self._lexicon_of):
-            words = phrase.split(" ")
-            lengths = self._lengths.setdefault(words[0], [])
-            if len(words) not in lengths:
-                lengths.append(len(words))
+            parts = phrase.split(" ")
+            lengths = self._lengths.setdefault(parts[0], [])
+            if len(parts) not in lengths:
+                lengths.append(len(parts))
                 lengths.sort(reverse=True)
         self._idf: dict[str, float] = {}
         self._exemplars = self._build_exemplars(exemplars)
@@ -97,7 +160,9 @@ class Tagger:
     # -- exemplars -------------------------------------------------------------------------
 
     def _build_exemplars(self, exemplars: Sequence[tuple[str, str]]) -> list[_Exemplar]:
-        docs = [(title, text, _content_counts(tokenize(f"{title} {text}"))) for title, text in exemplars]
+        docs = [
+            (title, text, _content_counts(tokenize(f"{title} {text}"))) for title, text in exemplars
+        ]
         if not docs:
             return []
         df: Counter[str] = Counter()
@@ -141,7 +206,9 @@ class Tagger:
         in_title = [False] * len(topics)
         reasons: dict[str, list[str]] = {}
         length_norm = max(1.0, len(body_toks) / s.ref_words) ** s.length_exponent
-        per_topic = [self._topic_hits(ti, t, hits.get(ti, []), lex_pos) for ti, t in enumerate(topics)]
+        per_topic = [
+            self._topic_hits(ti, t, hits.get(ti, []), lex_pos) for ti, t in enumerate(topics)
+        ]
         subject = self._title_subject(per_topic, n_title)
         for ti, topic in enumerate(topics):
             if any(not lex_pos.get(lex) for lex in topic.requires):
@@ -175,7 +242,9 @@ class Tagger:
         )[: s.max_topics]
         return Tagging(chosen, scores, {t: reasons.get(t, []) for t in scores})
 
-    def _scan(self, toks: list[str]) -> tuple[dict[int, list[tuple[int, int, _Entry]]], dict[str, list[int]]]:
+    def _scan(
+        self, toks: list[str]
+    ) -> tuple[dict[int, list[tuple[int, int, _Entry]]], dict[str, list[int]]]:
         """Every phrase hit as (position, length, entry) per topic, and lexicon positions."""
         hits: dict[int, list[tuple[int, int, _Entry]]] = {}
         lex_pos: dict[str, list[int]] = {}
@@ -247,7 +316,9 @@ class Tagger:
             return self.settings.exclude_damping
         return 1.0
 
-    def _damp_passing(self, norm: list[float], in_title: list[bool], reasons: dict[str, list[str]]) -> None:
+    def _damp_passing(
+        self, norm: list[float], in_title: list[bool], reasons: dict[str, list[str]]
+    ) -> None:
         companies = [i for i, t in enumerate(self.schema.topics) if t.id not in _THEMES]
         leader = max((norm[i] for i in companies), default=0.0)
         floor = self.settings.passing_ratio * leader
@@ -258,7 +329,9 @@ class Tagger:
                     "damped: passing mention next to a main subject"
                 )
 
-    def _add_similarity(self, toks: list[str], norm: list[float], reasons: dict[str, list[str]]) -> None:
+    def _add_similarity(
+        self, toks: list[str], norm: list[float], reasons: dict[str, list[str]]
+    ) -> None:
         s = self.settings
         vec = self._vector(_content_counts(toks))
         best: dict[str, tuple[float, str]] = {}
@@ -274,7 +347,9 @@ class Tagger:
             # (and too much about DeepSeek) to propose topics on their own.
             if sim > s.exemplar_floor and norm[ti] > 0:
                 norm[ti] += s.exemplar_weight * (sim - s.exemplar_floor)
-                reasons.setdefault(topic.id, []).append(f"similar to seed '{ex_title[:60]}' ({sim:.2f})")
+                reasons.setdefault(topic.id, []).append(
+                    f"similar to seed '{ex_title[:60]}' ({sim:.2f})"
+                )
 
 
 def _by_term(hits: list[tuple[int, str, str]]) -> dict[tuple[str, str], list[int]]:

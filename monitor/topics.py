@@ -146,13 +146,13 @@ def _parse_term(text: str, where: str, key: str, lexicons: Mapping[str, Any]) ->
 def _parse_topic(raw: Any, where: str, key: str, lexicons: Mapping[str, Any]) -> Topic:
     if not isinstance(raw, dict):
         raise ConfigError(where, key, "must be a table")
-    unknown = set(raw) - _TOPIC_KEYS
-    if unknown:
-        raise ConfigError(where, f"{key}.{sorted(unknown)[0]}", "unknown key")
     topic_id = raw.get("id")
     if not isinstance(topic_id, str) or not _ID.match(topic_id):
         raise ConfigError(where, f"{key}.id", "must be a lower-case id like 'open-source-ai'")
     key = f"topic.{topic_id}"
+    unknown = set(raw) - _TOPIC_KEYS
+    if unknown:
+        raise ConfigError(where, f"{key}.{sorted(unknown)[0]}", "unknown key")
     for text_key in ("name", "description"):
         if not isinstance(raw.get(text_key), str) or not raw[text_key].strip():
             raise ConfigError(where, f"{key}.{text_key}", "must be a non-empty string")

@@ -77,8 +77,14 @@ def populate(engine: Engine) -> None:
         flaky = Feed(id=4, name="flaky-blog", url="https://flaky.example/feed",
                      failing_since=utc(2, 10), consecutive_failures=7,
                      last_error="HTTP 503 <b>Service</b>\nUnavailable")  # fmt: skip
-        new_failure = Feed(id=5, name="briefly-down", url="https://down.example/feed",
-                           failing_since=utc(5, 4), consecutive_failures=1, last_error="timeout")
+        new_failure = Feed(
+            id=5,
+            name="briefly-down",
+            url="https://down.example/feed",
+            failing_since=utc(5, 4),
+            consecutive_failures=1,
+            last_error="timeout",
+        )
         s.add_all([reuters, cnbc, verge, flaky, new_failure])
         s.add(SeedDocument(id=1, path="000.txt", sha256="0" * 64, title="Seed"))
         s.flush()

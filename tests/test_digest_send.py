@@ -93,7 +93,9 @@ def test_hostile_fields_reach_no_header_and_no_recipient(engine: Engine) -> None
     assert message["Subject"] == "2025-03-04 =?utf-8?q?a=0D=0ABcc:_x@evil.example?="
     header_block = raw.split(b"\r\n\r\n", 1)[0]
     assert b"victim@" not in header_block and b"evil.example" not in header_block
-    assert b"<script>" not in raw  # QP-encoded or escaped, never raw
+    text, html = parts(message)
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert '<script>alert("t")</script> Evil Bcc: victim@example.com' in text  # text is inert
 
 
 def test_451_is_retried_with_the_same_message_id(engine: Engine) -> None:
@@ -230,9 +232,16 @@ def test_starttls_and_login(engine: Engine, tmp_path: Path) -> None:
             smtp_password="s3cret",
         )
         result = send(engine, settings, ssl_context=client_tls)
-        assert result.state == "sent"
-        wrong = digest_settings(smtp_url=settings.smtp_url, smtp_password="wrong")
-        failed = send(engine, wrong, ssl_context=client_tls, force=True)
-    assert logins[0] == (b"digest@example.org", b"s3cret")
-    assert failed.state == "failed" and "535" in (failed.error or "")
+    assert result.state == "sent"
+    assert logins == [(b"digest@example.org", b"s3cret")]
     assert len(recorder.accepted) == 1
+
+
+def test_an_untrusted_certificate_is_a_permanent_failure(engine: Engine, tmp_path: Path) -> None:
+    key, cert = _certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    with smtp_server(Recorder(), tls_context=server_tls) as port:
+        result = send(engine, digest_settings(smtp_url=f"smtp+starttls://127.0.0.1:{port}"))
+    assert (result.state, result.attempts) == ("failed", 1)
+    assert "certificate" in (result.error or "")

@@ -52,12 +52,12 @@ def digest(
         )
         if out is not None and result.rendered is not None:
             _write(out, result.message, result.rendered)
-        click.echo(_summary(result))
         if result.state == "failed":
             raise DigestError(
                 f"the digest for {day} was not sent: {result.error} "
                 "(recorded as failed; `monitor digest --send` tries again)"
             )
+        click.echo(_summary(result))
         return
 
     with session_scope(engine) as session:

@@ -10,6 +10,7 @@ given, so a value that looks like an encoded word is itself encoded and stays li
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from email.charset import QP, Charset
@@ -17,7 +18,7 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 
 from monitor.digest.clean import single_line
 from monitor.digest.render import RenderedDigest
@@ -36,12 +37,12 @@ def _charset() -> Charset:
     return charset
 
 
-def header_text(value: str) -> Header:
+def header_text(value: str) -> Header:  # (only Subject is unstructured here)
     """An unstructured header value (Subject): one line, encoded unless plainly safe ASCII."""
     text = single_line(value, MAX_HEADER // 3)
     if text.isascii() and "=?" not in text:
-        return Header(text, "us-ascii", maxlinelen=76)
-    return Header(text, _charset(), maxlinelen=76)
+        return Header(text, "us-ascii", maxlinelen=76, header_name="Subject")
+    return Header(text, _charset(), maxlinelen=76, header_name="Subject")
 
 
 def parse_addresses(values: Sequence[str]) -> list[tuple[str, str]]:
@@ -88,7 +89,8 @@ def new_message_id(sender: str, day: str) -> str:
     """A fresh Message-ID, with the sender's domain so that it is globally unique and ours."""
     _, address = parseaddr(sender)
     domain = address.rpartition("@")[2] if valid_address(address) else "monitor.localhost"
-    return make_msgid(idstring=f"digest.{day}", domain=domain)
+    # Short (not make_msgid's pid.time.random), so that "Message-ID:" is never folded.
+    return f"<digest.{day}.{secrets.token_hex(8)}@{domain}>"
 
 
 def build_message(
