@@ -78,5 +78,44 @@ def bench_digest(n: int = 5000) -> float:
     return built
 
 
+def run(n: int = 5000, runs: int = 3) -> dict[str, object]:
+    """Median build and build+render times of a 5,000-article day, and a baseline: reading
+    the same day's rows with one plain SQL query (so the ratio survives a noisy machine)."""
+    import sqlite3
+    import statistics
+
+    zone, day = ZoneInfo("Europe/Berlin"), date(2025, 3, 4)
+    settings = DigestSettings(timezone=zone.key)
+    builds, totals, bases = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        _populate(f"sqlite:///{path}", n, day, zone)
+        engine = make_engine(f"sqlite:///{path}")
+        for _ in range(runs):
+            began = time.perf_counter()
+            with sqlite3.connect(path) as raw:
+                raw.execute(
+                    "SELECT id, title, url, summary, substr(text, 1, 1500) FROM article"
+                ).fetchall()
+                raw.execute("SELECT * FROM article_topic").fetchall()
+            bases.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            with session_scope(engine) as session:
+                data = build_digest(session, day, zone, settings, datetime(2025, 3, 5, tzinfo=UTC))
+            builds.append(time.perf_counter() - began)
+            render_digest(data, settings, {t: t for t in TOPICS})
+            totals.append(time.perf_counter() - began)
+        engine.dispose()
+    build, total, base = (statistics.median(x) for x in (builds, totals, bases))
+    return {
+        "articles": n,
+        "build_s": round(build, 3),
+        "build_and_render_s": round(total, 3),
+        "goal": "<= 1 s",
+        "baseline_plain_select_s": round(base, 3),
+        "ratio_build_to_select": round(build / base, 1),
+    }
+
+
 if __name__ == "__main__":
     bench_digest(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)

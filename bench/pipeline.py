@@ -1,0 +1,260 @@
+"""End-to-end and polling benchmarks: `monitor poll --all` against local servers.
+
+Every figure is a ratio against a baseline measured in the same run (the machines are
+shared and noisy), and every measurement is the median of several runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+from bench.localsite import REALWORLD, Site, load_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "MONITOR_ALLOW_HOSTS": "127.0.0.0/8"}
+
+
+def median_of(runs: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def rss_feed(base: str, title: str, links: list[str]) -> bytes:
+    items = "".join(
+        f"<item><title>{title} item {i}</title><link>{link}</link><guid>{link}</guid>"
+        f"<pubDate>Tue, 04 Mar 2025 {i % 24:02d}:00:00 GMT</pubDate>"
+        f"<description>Summary of item {i} of {title}.</description></item>"
+        for i, link in enumerate(links)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>{base}/</link><description>d</description>"
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+def generated_pages(n: int) -> dict[str, bytes]:
+    """Pages of realistic size when ../shared is absent (real vocabulary from the seeds)."""
+    words = " ".join(p.read_text() for p in (ROOT / "seeds").glob("*.txt")).split()
+    pages = {}
+    for i in range(n):
+        paras = "".join(
+            "<p>" + " ".join(words[(i * 131 + j * 57 + k) % len(words)] for k in range(90)) + "</p>"
+            for j in range(8)
+        )
+        pages[f"g{i}"] = (
+            f"<html><head><title>Story {i}</title></head><body><nav>Home News"
+            f"</nav><article><h1>Story {i}</h1>{paras}</article><footer>(c) site"
+            f"</footer></body></html>"
+        ).encode()
+    return pages
+
+
+def workdir(feed_urls: list[tuple[str, str]], extra: str = "") -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+    lines = [extra, "[seeds]", f'dir = "{ROOT / "seeds"}"']
+    for name, url in feed_urls:
+        lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"']
+    (tmp / "config.toml").write_text("\n".join(lines) + "\n")
+    return tmp
+
+
+def monitor(tmp: Path, *args: str) -> tuple[float, int]:
+    """Run `monitor ARGS`; return wall seconds and the peak RSS (KiB) of the main process."""
+    cmd = [sys.executable, "-m", "monitor", "--config", str(tmp / "config.toml"), *args]
+    wrapper = [
+        sys.executable,
+        "-c",
+        "import resource,subprocess,sys;"
+        "r=subprocess.run(sys.argv[1:]);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+        "sys.exit(r.returncode)",
+        *cmd,
+    ]
+    start = time.perf_counter()
+    run = subprocess.run(wrapper, env=ENV, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if run.returncode != 0:
+        raise RuntimeError(f"monitor {' '.join(args)} failed: {run.stderr[-2000:]}")
+    return seconds, int(run.stderr.strip().splitlines()[-1])
+
+
+def end_to_end(runs: int = 3, latency: float = 0.05) -> dict[str, Any]:
+    """Pipeline wall time against a plain trafilatura.extract loop over the same HTML."""
+    real = (REALWORLD / "pages").is_dir()
+    pages = load_pages() if real else generated_pages(88)
+    copies = 3  # each page under 3 URLs: enough work to amortise start-up
+    site = Site(latency=latency)
+    server, base = site.start()
+    urls = []
+    for key, html in pages.items():
+        for c in range(copies):
+            site.routes[f"/p/{c}/{key}"] = (html, "text/html; charset=utf-8")
+            urls.append(f"{base}/p/{c}/{key}")
+    feeds = []
+    for n in range(0, len(urls), 20):
+        site.routes[f"/feed/{n}.xml"] = (
+            rss_feed(base, f"feed {n}", urls[n : n + 20]),
+            "application/rss+xml",
+        )
+        feeds.append((f"feed-{n}", f"{base}/feed/{n}.xml"))
+    bodies = [pages[u.rsplit("/", 1)[1]] for u in urls]
+
+    def baseline() -> float:
+        start = time.perf_counter()
+        for html in bodies:
+            trafilatura.extract(html)
+        return time.perf_counter() - start
+
+    def pipeline() -> float:
+        tmp = workdir(feeds, "[fetch]\nper_host_delay = 0.0\nper_host_concurrency = 16\n")
+        try:
+            monitor(tmp, "init")
+            seconds, _ = monitor(tmp, "poll", "--all")
+            with sqlite3.connect(tmp / "data" / "monitor.db") as db:
+                stored = db.execute("SELECT count(*) FROM article").fetchone()[0]
+            assert stored == len(urls), (stored, len(urls))
+            return seconds
+        finally:
+            shutil.rmtree(tmp)
+
+    base_s = median_of(runs, baseline)
+    pipe_s = median_of(runs, pipeline)
+    server.shutdown()
+    return {
+        "pages": len(urls),
+        "real_pages": real,
+        "latency_ms": latency * 1000,
+        "baseline_s": round(base_s, 2),
+        "pipeline_s": round(pipe_s, 2),
+        "ratio": round(pipe_s / base_s, 3),
+        "goal": "<= 0.6",
+    }
+
+
+def many_feeds(
+    n_feeds: int = 1000, items: int = 20, hosts: int = 500, latency: float = 0.05, runs: int = 3
+) -> dict[str, Any]:
+    """1,000 feeds over many loopback hosts: first cycle (200, entries known) and 304 cycle."""
+    site = Site(latency=latency, host="0.0.0.0")
+    server, base = site.start()
+    port = base.rsplit(":", 1)[1]
+    feeds = []
+    links_of: dict[str, list[str]] = {}
+    for i in range(n_feeds):
+        host = f"127.0.{1 + (i % hosts) // 250}.{2 + (i % hosts) % 250}"
+        links = [f"http://{host}:{port}/nolink/{i}/{j}" for j in range(items)]
+        links_of[f"feed-{i}"] = links
+        site.routes[f"/f/{i}.xml"] = (
+            rss_feed(f"http://{host}:{port}", f"feed {i}", links),
+            "application/rss+xml",
+        )
+        feeds.append((f"feed-{i}", f"http://{host}:{port}/f/{i}.xml"))
+    tmp = workdir(feeds, "[fetch]\nconcurrency = 64\n")
+    try:
+        monitor(tmp, "init")
+        db = tmp / "data" / "monitor.db"
+        # Entries known beforehand, so the cycles below measure feed work only.
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "INSERT INTO feed (name, url, consecutive_failures, failure_score, entries)"
+                " VALUES " + ",".join("(?, ?, 0, 0, 0)" for _ in feeds),
+                [v for f in feeds for v in f],
+            )
+            ids = dict(conn.execute("SELECT name, id FROM feed"))
+            conn.executemany(
+                "INSERT INTO entry (feed_id, guid, link) VALUES (?, ?, ?)",
+                [(ids[name], link, link) for name, links in links_of.items() for link in links],
+            )
+
+        def first() -> float:
+            with sqlite3.connect(db) as conn:
+                conn.execute("UPDATE feed SET etag = NULL, last_modified = NULL")
+            return monitor(tmp, "poll", "--all")[0]
+
+        def unchanged() -> float:
+            return monitor(tmp, "poll", "--all")[0]
+
+        first_s = median_of(runs, first)
+        monitor(tmp, "poll", "--all")  # make sure ETags are stored
+        requests = site.requests
+        cycle_s = median_of(runs, unchanged)
+        per_cycle = (site.requests - requests) / runs
+        with sqlite3.connect(db) as conn:
+            articles = conn.execute("SELECT count(*) FROM article").fetchone()[0]
+        assert articles == 0, "entries were known: no page may be fetched"
+        startup_s = median_of(runs, lambda: monitor(tmp, "status")[0])
+    finally:
+        server.shutdown()
+        shutil.rmtree(tmp)
+    return {
+        "feeds": n_feeds,
+        "hosts": hosts,
+        "latency_ms": latency * 1000,
+        "first_cycle_s": round(first_s, 2),
+        "goal_first": "<= 8",
+        "not_modified_cycle_s": round(cycle_s, 2),
+        "goal_304": "<= 3",
+        "requests_per_cycle": per_cycle,
+        "cli_startup_s": round(startup_s, 2),
+    }
+
+
+def memory(n_articles: int = 10_000, per_feed: int = 50) -> dict[str, Any]:
+    """Peak RSS of `monitor poll` storing n articles, and of a second poll on a bigger DB."""
+    pages = generated_pages(200)
+    site = Site()
+    server, base = site.start()
+    keys = list(pages)
+
+    def serve(prefix: str, count: int) -> list[tuple[str, str]]:
+        urls = []
+        for i in range(count):
+            key = keys[i % len(keys)]
+            site.routes[f"/{prefix}/{i}"] = (pages[key], "text/html")
+            urls.append(f"{base}/{prefix}/{i}")
+        feeds = []
+        for n in range(0, count, per_feed):
+            path = f"/{prefix}-feed/{n}.xml"
+            site.routes[path] = (
+                rss_feed(base, f"{prefix} {n}", urls[n : n + per_feed]),
+                "application/rss+xml",
+            )
+            feeds.append((f"{prefix}-{n}", f"{base}{path}"))
+        return feeds
+
+    first = serve("a", n_articles)
+    second = serve("b", n_articles // 5)
+    tmp = workdir(first + second, "[fetch]\nper_host_delay = 0.0\nper_host_concurrency = 16\n")
+    try:
+        monitor(tmp, "init")
+        cfg = (tmp / "config.toml").read_text()
+        # Poll the first batch only, then the second batch against the grown database.
+        only_first = cfg.split('name = "b-0"')[0].rsplit("[[feeds]]", 1)[0]
+        (tmp / "config.toml").write_text(only_first)
+        s1, rss1 = monitor(tmp, "poll", "--all")
+        (tmp / "config.toml").write_text(cfg)
+        _s2, rss2 = monitor(tmp, "poll", "--all")
+        with sqlite3.connect(tmp / "data" / "monitor.db") as db:
+            stored = db.execute("SELECT count(*) FROM article").fetchone()[0]
+    finally:
+        server.shutdown()
+        shutil.rmtree(tmp)
+    return {
+        "articles": stored,
+        "peak_rss_mb_10k": round(rss1 / 1024, 1),
+        "peak_rss_mb_next_2k_on_10k_db": round(rss2 / 1024, 1),
+        "goal": "<= 400",
+        "seconds_10k": round(s1, 1),
+    }
