@@ -39,6 +39,7 @@ eval: install
 	$(BIN)/python eval/eval_dedup.py
 	$(BIN)/python eval/eval_topics.py
 	$(BIN)/python eval/eval_extract.py
+	$(BIN)/python eval/eval_feedcorpus.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -7,7 +7,7 @@ import os
 from alembic import context
 from sqlmodel import SQLModel
 
-import monitor.dedup.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import monitor.dedup.tables  # registers the tables on SQLModel.metadata
 import monitor.models  # noqa: F401
 from monitor.db import make_engine
 

@@ -7,16 +7,20 @@ decompression and the total deadline is enforced while reading.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
 
+from monitor.contentcoding import ACCEPT_ENCODING, DecodeError, decode_body
 from monitor.errors import FetchError
 from monitor.netguard import AddressPolicy, check_peer, check_url, guard
 from monitor.settings import FetchSettings
@@ -89,6 +93,59 @@ class HostLimiter:
             yield
 
 
+class _Watch:
+    """Watches the connection of one request through httpcore's `trace` hook.
+
+    The peer address is checked the moment the TCP connection is up, before a byte of the
+    request is sent (DNS can answer differently to our check and to the connect). And the
+    socket is cut when the total deadline passes: httpx's timeouts are per read, so a
+    server dripping one byte at a time (even in the headers) would otherwise hold us forever.
+    """
+
+    def __init__(self, deadline: float, check_peer: Callable[[str | None], None]) -> None:
+        self.check_peer = check_peer
+        self.expired = False
+        self.peer_checked = False
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        if stream is None:
+            return
+        with self._lock:
+            self._streams.append(stream)
+            expired = self.expired
+        if expired:
+            self._cut()
+        if event == "connection.connect_tcp.complete":
+            addr = stream.get_extra_info("server_addr")
+            try:
+                self.check_peer(str(addr[0]) if addr else None)
+            except FetchError:
+                stream.close()
+                raise
+            self.peer_checked = True
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            streams = list(self._streams)
+        for stream in streams:
+            sock = stream.get_extra_info("socket")
+            # shutdown, not close: it wakes a recv() blocked in another thread
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class Fetcher:
     """A shared, thread-safe HTTP client. Close it when the run ends."""
 
@@ -102,16 +159,18 @@ class Fetcher:
             write=settings.read_timeout,
             pool=settings.deadline,
         )
+        # No keep-alive: every request gets its own connection, so the address connected to
+        # is checked for each request and the deadline can cut exactly that request's socket.
         limits = httpx.Limits(
-            max_connections=max(4, settings.concurrency * 2),
-            max_keepalive_connections=max(4, settings.concurrency),
+            max_connections=max(4, settings.concurrency * 2), max_keepalive_connections=0
         )
         # verify=True always: a TLS error is an error, never retried without checks.
         self.client = httpx.Client(
             timeout=timeout,
             limits=limits,
             follow_redirects=False,
-            headers={"User-Agent": settings.user_agent},
+            # Set here so httpx never advertises a coding (zstd…) contentcoding cannot bound.
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             verify=True,
             trust_env=False,
         )
@@ -164,41 +223,68 @@ class Fetcher:
     def _one(
         self, url: str, host: str, headers: dict[str, str], deadline: float, allow_private: bool
     ) -> tuple[int, dict[str, str], bytes, str | None]:
-        cap = self.settings.max_bytes
+        def peer_ok(peer: str | None) -> None:
+            check_peer(url, host, peer, self.policy, allow_private)
+
+        watch = _Watch(deadline, peer_ok)
         try:
-            with self.client.stream("GET", url, headers=headers) as resp:
-                stream = resp.extensions.get("network_stream")
-                peer = stream.get_extra_info("server_addr") if stream is not None else None
-                check_peer(url, host, peer[0] if peer else None, self.policy, allow_private)
-                resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-                if resp.status_code in REDIRECTS or resp.status_code >= 300:
-                    return resp.status_code, resp_headers, b"", resp.headers.get("location")
-                declared = resp.headers.get("content-length", "")
-                if (
-                    declared.isdigit()
-                    and int(declared) > cap
-                    and "content-encoding" not in resp_headers
-                ):
-                    raise FetchError(url, f"body too large: Content-Length {declared} > cap {cap}")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():  # decompressed: the cap counts real bytes
-                    size += len(chunk)
-                    if size > cap:
-                        raise FetchError(url, f"body too large: more than {cap} bytes")
-                    if time.monotonic() > deadline:
-                        raise FetchError(url, f"deadline of {self.settings.deadline:g}s exceeded")
-                    chunks.append(chunk)
-                return resp.status_code, resp_headers, b"".join(chunks), None
+            return self._read(url, headers, deadline, watch)
         except httpx.TimeoutException as exc:
+            if watch.expired:
+                raise self._late(url) from None
             raise FetchError(url, f"timed out ({type(exc).__name__})") from None
-        except httpx.DecodingError as exc:
+        except DecodeError as exc:
             raise FetchError(url, f"cannot decode body: {exc}", hard=True) from None
-        except httpx.TooManyRedirects:
-            raise FetchError(url, "too many redirects", hard=True) from None
+        except httpx.InvalidURL as exc:  # httpx parses a Location even when not following it
+            raise FetchError(
+                url, f"refused: invalid URL or redirect target ({exc})", hard=True
+            ) from None
         except httpx.HTTPError as exc:
+            if watch.expired:
+                raise self._late(url) from None
+            if "location header" in str(exc):  # httpx's words for a Location it cannot parse
+                raise FetchError(
+                    url, f"refused: invalid redirect target ({exc})", hard=True
+                ) from None
             hard = "CERTIFICATE" in str(exc).upper() or "SSL" in str(exc).upper()
             raise FetchError(url, f"{type(exc).__name__}: {exc}", hard=hard) from None
+        finally:
+            watch.cancel()
+
+    def _late(self, url: str) -> FetchError:
+        return FetchError(url, f"deadline of {self.settings.deadline:g}s exceeded")
+
+    def _read(
+        self, url: str, headers: dict[str, str], deadline: float, watch: _Watch
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        cap = self.settings.max_bytes
+        with self.client.stream(
+            "GET", url, headers=headers, extensions={"trace": watch.trace}
+        ) as resp:
+            if not watch.peer_checked:  # fail closed: never use an unchecked connection
+                stream = resp.extensions.get("network_stream")
+                peer = stream.get_extra_info("server_addr") if stream is not None else None
+                watch.check_peer(str(peer[0]) if peer else None)
+            resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+            if resp.status_code >= 300:
+                return resp.status_code, resp_headers, b"", resp.headers.get("location")
+            declared = resp.headers.get("content-length", "")
+            encoding = resp_headers.get("content-encoding")
+            if declared.isdigit() and int(declared) > cap and not encoding:
+                raise FetchError(url, f"body too large: Content-Length {declared} > cap {cap}")
+            chunks: list[bytes] = []
+            size = 0
+            # Decoded here, in bounded steps: the cap counts real bytes, and a bomb stops at it.
+            for chunk in decode_body(resp.iter_raw(), encoding):
+                size += len(chunk)
+                if size > cap:
+                    raise FetchError(url, f"body too large: more than {cap} bytes")
+                if time.monotonic() > deadline:
+                    raise self._late(url)
+                chunks.append(chunk)
+            if watch.expired:  # a cut socket can look like a normal end of a body
+                raise self._late(url)
+            return resp.status_code, resp_headers, b"".join(chunks), None
 
 
 def _status_error(url: str, status: int, headers: Mapping[str, str]) -> FetchError:

@@ -13,8 +13,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: IPv4-compatible (::/96,
+# deprecated but still routed by some stacks) and NAT64's well-known prefix (RFC 6052), which
+# a NAT64 gateway turns into a connection to that IPv4 address, private ones included.
+_V4_IN_LOW_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+# Local-use NAT64 (RFC 8215): the embedding varies by network, so nothing in it is public.
+_NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"),)
+
+
 def _embedded_v4(addr: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in a mapped, 6to4 or Teredo IPv6 address."""
+    """The IPv4 address hidden in a mapped, 6to4, Teredo, NAT64 or compatible IPv6 address."""
     if isinstance(addr, ipaddress.IPv6Address):
         if addr.ipv4_mapped is not None:
             return addr.ipv4_mapped
@@ -22,11 +30,15 @@ def _embedded_v4(addr: IPAddress) -> ipaddress.IPv4Address | None:
             return addr.sixtofour
         if addr.teredo is not None:
             return addr.teredo[1]
+        if any(addr in net for net in _V4_IN_LOW_BITS):
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return None
 
 
 def is_public(addr: IPAddress) -> bool:
     """True for globally routable unicast addresses (metadata, CGNAT, multicast: not)."""
+    if any(addr in net for net in _NEVER_PUBLIC):
+        return False
     inner = _embedded_v4(addr)
     if inner is not None and not is_public(inner):
         return False
@@ -102,8 +114,13 @@ def check_peer(
     url: str, host: str, peer: str | None, policy: AddressPolicy, allow_private: bool
 ) -> None:
     """Check the address actually connected to (a DNS answer can change between lookups)."""
-    if not peer:
-        return
-    addr = ipaddress.ip_address(peer.split("%")[0])
+    if not peer:  # fail closed: a connection we cannot see is a connection we cannot trust
+        raise FetchError(url, "refused: cannot tell which address was connected to", hard=True)
+    try:
+        addr = ipaddress.ip_address(peer.split("%")[0])
+    except ValueError:
+        raise FetchError(
+            url, f"refused: connected to unknown address {peer!r}", hard=True
+        ) from None
     if not policy.allows(host, addr, allow_private):
         raise FetchError(url, f"refused: connected to non-public address {addr}", hard=True)

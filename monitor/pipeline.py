@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,13 +25,12 @@ from sqlmodel import Session, col, or_, select
 from monitor import schedule
 from monitor.dedup import DedupIndex
 from monitor.errors import FetchError, MonitorError, NotAFeedError
-from monitor.extract import Extracted, extract_article
-from monitor.feeds import FeedEntry, ParsedFeed, parse_feed, plain_text
+from monitor.feeds import FeedEntry, ParsedFeed, parse_feed
 from monitor.fetch import FEED_ACCEPT, Fetcher, Response
 from monitor.models import Feed, utcnow
+from monitor.process import ArticleWorker, Prepared, init_worker, prepare_in_worker
 from monitor.settings import FeedConfig
 from monitor.store import (
-    NewArticle,
     article_by_url,
     known_guids,
     log_fetch,
@@ -91,10 +92,6 @@ def _fetch_feed(fetcher: Fetcher, job: _FeedJob) -> tuple[Response, ParsedFeed |
     return resp, parse_feed(resp.content, resp.headers)
 
 
-def _extract(html: bytes, url: str, mode: str) -> Extracted | None:
-    return extract_article(html, url, mode)
-
-
 class Poller:
     """Polls feeds; build once (the daemon keeps it across cycles), close when done."""
 
@@ -117,13 +114,20 @@ class Poller:
             max(2, settings.fetch.concurrency), thread_name_prefix="fetch"
         )
         workers = settings.extract.workers or (os.cpu_count() or 1)
+        self.workers = workers
+        self.worker = ArticleWorker(settings.extract, settings.dedup, tagger)
         self.processes: Executor | None = None
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
             from multiprocessing import get_context
 
             # forkserver: never fork a process that has fetch threads running.
-            self.processes = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+            self.processes = ProcessPoolExecutor(
+                workers,
+                mp_context=get_context("forkserver"),
+                initializer=init_worker,
+                initargs=(self.worker,),
+            )
 
     def close(self) -> None:
         self.threads.shutdown(wait=False, cancel_futures=True)
@@ -181,6 +185,8 @@ class Poller:
             for job in jobs:
                 pending[self.threads.submit(_fetch_feed, self.fetcher, job)] = ("feed", job)
             inflight: dict[str, _PageJob] = {}
+            self._queue: deque[_PageJob] = deque()
+            self._active = 0
             while pending and not self.stop.is_set():
                 done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -195,6 +201,7 @@ class Poller:
                     except Exception:
                         session.rollback()
                         raise
+                self._fill(pending)
             for fut in pending:
                 fut.cancel()
         self.report("done", {"stats": stats})
@@ -256,7 +263,8 @@ class Poller:
         if entry.link is None:
             # Nothing to fetch: the feed's own content is the article.
             key = entry.guid if is_http_url(entry.guid) else f"feed:{job.id}:{entry.guid}"
-            self._store(session, job, entry, entry.guid, key, None, None, index, stats)
+            prepared = self.worker.prepare(job.id, entry, entry.guid, key, None, None)
+            self._store(session, job, entry, prepared, index, stats)
             return
         canonical = canonical_url(entry.link)
         existing = article_by_url(session, canonical)
@@ -264,13 +272,30 @@ class Poller:
             save_entry(session, job.id, entry.guid, entry.link, existing)
             return
         if canonical in inflight:
+            # The entry is stored when that page is: until then its feed is not done either
+            # (its ETag saved early would make a crash lose the entry for good).
             inflight[canonical].waiting.append((job, entry))
+            job.pending += 1
             return
         page = _PageJob(job, entry, entry.link, canonical)
         inflight[canonical] = page
         job.pending += 1
-        fut = self.threads.submit(self.fetcher.get, entry.link, allow_private=job.allow_private)
-        pending[fut] = ("page", page)
+        self._queue.append(page)
+
+    def _fill(self, pending: dict[Future[Any], tuple[str, Any]]) -> None:
+        """Start page fetches while fewer than `limit` pages are in flight.
+
+        Back-pressure: fetching runs ahead of extraction only by a bounded number of pages,
+        so memory does not grow with the number of new entries in a cycle.
+        """
+        limit = self.settings.fetch.concurrency + 2 * self.workers
+        while self._queue and self._active < limit and not self.stop.is_set():
+            page = self._queue.popleft()
+            self._active += 1
+            fut = self.threads.submit(
+                self.fetcher.get, page.url, allow_private=page.feed.allow_private
+            )
+            pending[fut] = ("page", page)
 
     def _on_page(
         self,
@@ -287,19 +312,22 @@ class Poller:
             log.warning(
                 "page failed feed=%s url=%s error=%s", page.feed.name, page.url, exc.message
             )
-            self._finish_page(session, page, None, exc.message, index, stats)
+            prepared = self.worker.prepare(
+                page.feed.id, page.entry, page.url, page.canonical, None, exc.message
+            )
+            self._finish_page(session, page, prepared, index, stats)
             return
         page.url = resp.url
+        feed_id, entry, canonical = page.feed.id, page.entry, page.canonical
         if self.processes is not None:
             efut = self.processes.submit(
-                _extract, resp.content, resp.url, self.settings.extract.mode
+                prepare_in_worker, feed_id, entry, resp.url, canonical, resp.content
             )
         else:
             efut = Future()
-            try:
-                efut.set_result(_extract(resp.content, resp.url, self.settings.extract.mode))
-            except Exception as exc:  # extraction bugs on hostile pages skip the item
-                efut.set_exception(exc)
+            efut.set_result(
+                self.worker.prepare(feed_id, entry, resp.url, canonical, resp.content, None)
+            )
         pending[efut] = ("extract", page)
 
     def _on_extracted(
@@ -311,83 +339,56 @@ class Poller:
         stats: PollStats,
     ) -> None:
         try:
-            extracted: Extracted | None = fut.result()
-        except Exception as exc:  # a page that crashes the extractor is skipped, not fatal
-            log.warning("extraction failed feed=%s url=%s error=%r", page.feed.name, page.url, exc)
-            self._finish_page(session, page, None, f"extraction failed: {exc!r}", index, stats)
+            prepared: Prepared = fut.result()
+        except BrokenProcessPool:
+            # A worker was killed (a signal to the whole group, the OOM killer), not a bad
+            # page: store nothing, the feed stays due and the page is fetched again next run.
+            log.warning("extraction interrupted feed=%s url=%s", page.feed.name, page.url)
+            self._active -= 1
             return
-        error = None if extracted else "no article text found in the page"
-        self._finish_page(session, page, extracted, error, index, stats)
+        self._finish_page(session, page, prepared, index, stats)
 
     def _finish_page(
         self,
         session: Session,
         page: _PageJob,
-        extracted: Extracted | None,
-        error: str | None,
+        prepared: Prepared,
         index: DedupIndex,
         stats: PollStats,
     ) -> None:
-        article_id = self._store(
-            session, page.feed, page.entry, page.url, page.canonical, extracted, error, index, stats
-        )
+        article_id = self._store(session, page.feed, page.entry, prepared, index, stats)
         for job, entry in page.waiting:
             save_entry(session, job.id, entry.guid, entry.link, article_id)
         session.commit()
-        page.feed.pending -= 1
-        if page.feed.pending == 0:
-            feed = session.get(Feed, page.feed.id)
-            assert feed is not None
-            self._feed_ok(session, page.feed, feed, utcnow())
+        self._active -= 1
+        for job in [page.feed, *(job for job, _ in page.waiting)]:
+            job.pending -= 1
+            if job.pending == 0:
+                feed = session.get(Feed, job.id)
+                assert feed is not None
+                self._feed_ok(session, job, feed, utcnow())
 
     def _store(
         self,
         session: Session,
         job: _FeedJob,
         entry: FeedEntry,
-        url: str,
-        canonical: str,
-        extracted: Extracted | None,
-        error: str | None,
+        prepared: Prepared,
         index: DedupIndex,
         stats: PollStats,
     ) -> int:
-        feed_text = plain_text(entry.content_html) or entry.summary
-        minimum = self.settings.extract.min_text_chars
-        if extracted is not None and len(extracted.text) >= min(minimum, len(feed_text) + 1):
-            text, method, status = extracted.text, "trafilatura", "ok"
-        else:
-            text, method = feed_text, "feed"
-            status = "fetch-failed" if error and extracted is None else "summary-only"
-            if extracted is not None and not error:
-                error = f"extracted text too short ({len(extracted.text)} chars)"
-        if article_by_url(session, canonical) is not None:  # stored meanwhile by another entry
-            existing = article_by_url(session, canonical)
+        new = prepared.article
+        existing = article_by_url(session, new.canonical_url)
+        if existing is not None:  # stored meanwhile through another entry
             save_entry(session, job.id, entry.guid, entry.link, existing)
             session.commit()
-            return existing or 0
-        new = NewArticle(
-            feed_id=job.id,
-            guid=entry.guid,
-            url=url,
-            canonical_url=canonical,
-            title=entry.title or (extracted.title if extracted and extracted.title else ""),
-            author=entry.author or (extracted.author if extracted else None),
-            published=entry.published or (extracted.published if extracted else None),
-            site_name=extracted.site_name if extracted else None,
-            language=extracted.language if extracted else None,
-            summary=entry.summary[:2000],
-            text=text,
-            extraction=method,
-            status=status,
-            error=error,
-        )
-        article, verdict, _ = save_article(session, new, index, self.tagger)
+            return existing
+        article, verdict = save_article(session, new, index, prepared.features, prepared.tagging)
         session.commit()
         stats.articles += 1
         if verdict.kind:
             stats.duplicates += 1
-        self.report("article", {"feed": job.name, "url": url, "duplicate": verdict.kind})
+        self.report("article", {"feed": job.name, "url": new.url, "duplicate": verdict.kind})
         assert article.id is not None
         return article.id
 

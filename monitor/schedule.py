@@ -84,14 +84,20 @@ def next_after_success(
     return now + timedelta(minutes=minutes)
 
 
-def backoff_minutes(settings: ScheduleSettings, score: float, failures: int) -> float:
-    """Linear in the failure score, capped at a day, then at a longer cap after many failures."""
-    cap_hours = (
+def backoff_cap_minutes(settings: ScheduleSettings, failures: int) -> float:
+    """A day, rising to the longer cap once a feed has failed many times in a row."""
+    hours = (
         settings.long_backoff_hours
         if failures >= settings.long_backoff_after
         else settings.max_backoff_hours
     )
-    return min(settings.interval_minutes * (1.0 + score), cap_hours * 60.0)
+    return hours * 60.0
+
+
+def backoff_minutes(settings: ScheduleSettings, score: float, failures: int) -> float:
+    """Linear in the failure score, capped (see `backoff_cap_minutes`)."""
+    cap = backoff_cap_minutes(settings, failures)
+    return min(settings.interval_minutes * (1.0 + score), cap)
 
 
 def next_after_failure(
@@ -103,7 +109,11 @@ def next_after_failure(
     rng: random.Random | None = None,
 ) -> datetime:
     """A failing feed backs off but always gets a next check: it is never forgotten."""
-    minutes = jittered(backoff_minutes(settings, score, failures), settings.jitter, rng)
+    # Jitter spreads failing feeds too, but never past the cap: "at most a day" means it.
+    minutes = min(
+        jittered(backoff_minutes(settings, score, failures), settings.jitter, rng),
+        backoff_cap_minutes(settings, failures),
+    )
     if retry_after is not None:
         minutes = max(minutes, min(retry_after / 60.0, ASK_CAP_MINUTES))
     return now + timedelta(minutes=minutes)

@@ -42,6 +42,7 @@ class ScheduleSettings:
     long_backoff_hours: float = 72.0  # cap once a feed has failed `long_backoff_after` times
     long_backoff_after: int = 20
     lock_timeout: float = 0.0  # seconds `poll` waits for another run's lock (0 = exit at once)
+    tick_seconds: float = 60.0  # how often the daemon looks for feeds that are due
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from monitor.dedup import DedupIndex, DocRef, Verdict
+from monitor.dedup.features import Features
 from monitor.models import (
     Article,
     ArticleTopic,
@@ -92,12 +93,11 @@ def save_article(
     session: Session,
     new: NewArticle,
     index: DedupIndex,
-    tagger: Tagger,
-    text_hash: str | None = None,
-) -> tuple[Article, Verdict, Tagging]:
-    """Dedup, tag and store one article with its entry; the caller commits."""
-    verdict = index.match(new.title, new.text, new.published)
-    tagging = tagger.tag(new.title, new.text)
+    features: Features,
+    tagging: Tagging,
+) -> tuple[Article, Verdict]:
+    """Match, store and index one article with its tags and entry; the caller commits."""
+    verdict = index.match_features(features)
     article = Article(
         feed_id=new.feed_id,
         guid=new.guid,
@@ -111,7 +111,7 @@ def save_article(
         language=new.language,
         summary=new.summary,
         text=new.text,
-        text_hash=text_hash,
+        text_hash=features.text_hash,
         extraction=new.extraction,
         status=new.status,
         error=new.error,
@@ -122,10 +122,10 @@ def save_article(
     assert article.id is not None
     if article.story_id is None:
         article.story_id = article.id
-    index.add(DocRef("article", article.id), new.title, new.text, new.published)
+    index.add_features(DocRef("article", article.id), features)
     save_topics(session, article.id, tagging)
     save_entry(session, new.feed_id, new.guid, new.url, article.id)
-    return article, verdict, tagging
+    return article, verdict
 
 
 def apply_verdict(session: Session, article: Article, verdict: Verdict) -> None:

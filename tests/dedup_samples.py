@@ -20,14 +20,32 @@ REWRITE = (
     "release the Ernie 4.5 series as open source on June 30."
 )
 OTHER_EVENT = (
-    "Baidu plans to release the next generation of its Ernie model in the second half of the "
-    "year, people familiar with the matter said, as the company tries to catch up with Alibaba "
+    "Baidu plans to release Ernie 5, the next generation of its model, in the second half of "
+    "the year, people familiar with the matter said, as the company tries to catch up with Alibaba "
     "and ByteDance. Baidu was the first big Chinese tech company to launch a ChatGPT-style bot "
     "in March 2023. The new model will be a significant upgrade, the people said, and Baidu "
     "is also investing in data centres in Shanxi. A Baidu spokesperson declined to comment."
+)
+# Same topic, another event, and no version, date or amount that disagrees: what the
+# embeddings cannot tell apart (see test_dedup_score.py, a known limitation).
+OTHER_EVENT_NO_SPECIFICS = (
+    "Baidu is preparing a major upgrade of its Ernie model for later this year, people familiar "
+    "with the matter said, as it tries to catch up with Alibaba and ByteDance. The company was "
+    "the first big Chinese tech firm to launch a ChatGPT-style bot. A Baidu spokesperson "
+    "declined to comment."
 )
 SPORT = (
     "Evgeni Malkin scored twice and added an assist as the Pittsburgh Penguins beat the Ottawa "
     "Senators 5-2 on Monday, their third straight win. Jake Guentzel left the game with an "
     "apparent arm injury after crashing into the end boards in the third period."
+)
+POLITICS = (
+    "The Senate voted 51-48 on Thursday to confirm the new secretary of the interior after a "
+    "heated debate over drilling permits on federal land. Two Republicans joined Democrats in "
+    "opposing the nominee, who pledged to review the leasing programme within 90 days."
+)
+HEALTH = (
+    "A large trial of a once-weekly injection for high blood pressure found that it lowered "
+    "systolic pressure by 12 points after six months, researchers told a cardiology congress in "
+    "Madrid. Side effects were mild, mostly nausea, and the drug maker plans to file for approval."
 )

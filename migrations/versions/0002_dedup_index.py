@@ -1,5 +1,5 @@
-"""Dedup index: fingerprints of every indexed article / seed section, rare-term postings
-and MinHash LSH band keys. No foreign keys: the index can be dropped and rebuilt.
+"""Dedup index: fingerprints of every indexed article / seed section (with its lead
+embedding), rare-term postings, MinHash LSH band keys and event-term document frequencies. No foreign keys: the index can be dropped and rebuilt.
 
 Revision ID: 0002_dedup_index
 Revises: 0001_initial
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("text_hash", sa.String(length=64), nullable=False),
         sa.Column("shingle_count", sa.Integer(), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
+        sa.Column("embedding", sa.LargeBinary(), nullable=False),
         sa.Column("features", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -50,9 +51,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_dedup_band_key_doc", "dedup_band", ["band_key", "doc_id"])
     op.create_index("ix_dedup_band_doc_id", "dedup_band", ["doc_id"])
+    op.create_table(
+        "dedup_df",
+        sa.Column("term", sa.String(length=200), nullable=False),
+        sa.Column("df", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dedup_df")
     op.drop_table("dedup_band")
     op.drop_table("dedup_term")
     op.drop_table("dedup_doc")

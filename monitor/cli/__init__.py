@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.cli.compare import compare
@@ -75,6 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     except MonitorError as exc:
         click.echo(f"monitor: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:  # a full disk, a read-only file: the work was rolled back
+        reason = getattr(exc, "orig", None) or exc
+        click.echo(
+            f"monitor: error: database: {reason} (the transaction was rolled back)", err=True
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("monitor: interrupted", err=True)
         sys.exit(130)

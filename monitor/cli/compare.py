@@ -8,14 +8,11 @@ from typing import Any
 
 import click
 
-from monitor.config import Settings, load_settings
+from monitor.cli.context import AppContext
+from monitor.config import Settings
 from monitor.dedup import Verdict, compare_texts
+from monitor.documents import read_document
 from monitor.errors import UsageError
-
-
-def _settings(ctx: click.Context) -> Settings:
-    found = ctx.find_object(Settings)
-    return found if found is not None else load_settings(None)
 
 
 def _record(pair_id: Any, verdict: Verdict) -> dict[str, Any]:
@@ -49,12 +46,12 @@ def _batch(path: str, settings: Settings) -> None:
 @click.argument("b", required=False)
 @click.option("--batch", "batch", metavar="FILE.jsonl", help='Lines {"id", "a", "b"}.')
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per comparison.")
-@click.pass_context
+@click.pass_obj
 def compare(
-    ctx: click.Context, a: str | None, b: str | None, batch: str | None, as_json: bool
+    app: AppContext, a: str | None, b: str | None, batch: str | None, as_json: bool
 ) -> None:
     """Say whether documents A and B (file, URL or -) report the same story."""
-    settings = _settings(ctx)
+    settings = app.settings
     if batch is not None:
         if a is not None or b is not None:
             raise UsageError("compare: give either A and B or --batch FILE, not both")
@@ -66,8 +63,6 @@ def compare(
         raise UsageError("compare: give two documents (path, URL or -) or --batch FILE.jsonl")
     if a == "-" and b == "-":
         raise UsageError("compare: only one of A and B can be standard input")
-    from monitor.documents import read_document
-
     doc_a, doc_b = read_document(a, settings), read_document(b, settings)
     verdict = compare_texts(doc_a.title, doc_a.text, doc_b.title, doc_b.text, settings.dedup)
     if as_json:

@@ -1,30 +1,57 @@
-"""Pure fingerprints of one document for the three dedup layers: text hash, MinHash
-signature over word shingles, and the weighted term sets the same-story score compares."""
+"""Pure fingerprints of one document for the three dedup layers: text hash, MinHash signature
+over word shingles, and what the same-story score compares (lead embedding, event terms,
+specifics such as versions and dates)."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import unicodedata
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 
 import numpy as np
 from datasketch import MinHash
 
+from monitor.dedup.embed import load_embedder, pack
+from monitor.dedup.rarity import general_rarity
 from monitor.dedup.settings import DedupSettings
 
 # Words and numbers; inner dots, dashes and apostrophes stay so that "4.5", "u.s" and
 # "x1" are one token each.
 _TOKEN = re.compile(r"[^\W_](?:[\w.'\-]*[^\W_])?")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
-# Zipf frequency of the most common English words ("the" is about 7.7): a word's weight
-# is how far below that it sits, so function words weigh nothing without a stop list.
-_ZIPF_TOP = 7.0
+_SENTENCE_ENDS = '.!?:;"'
 _MINHASH_SEED = 1  # fixed: signatures are stored and compared across runs
+_MONTHS = {
+    name[:3]: name
+    for name in [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+} | {"sept": "september"}
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+# Capitalised mid-sentence words (names) count as event terms from this rarity on: "Apple"
+# and "Grand Park" do, "The" does not.
+_NAME_RARITY = 1.5
+# Longer "words" are markup or URLs, not names (and the term columns hold 200 characters).
+_LONGEST = 60
+
+
+@dataclass(frozen=True)
+class Token:
+    word: str  # lower-cased
+    capital: bool  # capitalised in the text, not at the start of a sentence
 
 
 @dataclass(frozen=True)
@@ -32,20 +59,10 @@ class Features:
     text_hash: str
     shingle_count: int
     signature: tuple[int, ...]
-    body: dict[str, float]  # (1 + log tf) * rarity, the highest `body_terms` of them
-    lead: dict[str, float]  # rarity squared over the title and the first words
-    event: dict[str, float]  # rare words, numbers and "name version" pairs -> rarity
+    embedding: bytes  # int8 unit vectors of the lead (title + first words) and of its head
+    event: dict[str, float]  # names, rare words, numbers, "name number" -> general rarity
+    specifics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "ernie" -> ("4.5",)
     published: datetime | None = None
-
-
-@cache
-def rarity(word: str) -> float:
-    """How rare a word is in general English (0 = very common, 7 = never seen)."""
-    # wordfreq ships its word lists in the wheel (nothing is downloaded); it also spreads
-    # the frequency of numbers by their digits and splits "open-source" as English does.
-    from wordfreq import zipf_frequency
-
-    return max(0.0, _ZIPF_TOP - float(zipf_frequency(word, "en")))
 
 
 def normalise(text: str) -> str:
@@ -58,43 +75,95 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
 
 
-def tokenize(text: str) -> list[str]:
-    words = []
-    for match in _TOKEN.finditer(normalise(text)):
-        word = match.group()
+def _tokens(text: str) -> list[Token]:
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    tokens: list[Token] = []
+    sentence_start = True
+    for match in _TOKEN.finditer(text):
+        raw = match.group()
+        word = raw.lower()
         if word.endswith("'s"):
             word = word[:-2]
-        words.append(word.strip("'.-"))
-    return [w for w in words if w]
+        word = word.strip("'.-")
+        if word:
+            tokens.append(Token(word, raw[0].isupper() and not sentence_start))
+        gap = text[match.end() : match.end() + 2]
+        sentence_start = gap[:1] in _SENTENCE_ENDS or "\n" in gap
+    return tokens
+
+
+def tokenize(text: str) -> list[str]:
+    return [t.word for t in _tokens(text)]
 
 
 def _has_digit(word: str) -> bool:
     return any(ch.isdigit() for ch in word)
 
 
-def event_terms(words: list[str], settings: DedupSettings) -> dict[str, float]:
-    """Names, products, versions and numbers: the terms that pin down one event."""
-    threshold = _ZIPF_TOP - settings.rare_zipf
+def _is_key(token: Token) -> bool:
+    """Can this word name what a following number is about ("Ernie 4.5", "March 2025")?"""
+    if _has_digit(token.word) or len(token.word) < 2:
+        return False
+    word = token.word
+    return (
+        word in _MONTHS or word in _MONTHS.values() or token.capital or general_rarity(word) >= 3.0
+    )
+
+
+def _key(word: str) -> str:
+    return _MONTHS.get(word, word)
+
+
+def _value(word: str) -> str | None:
+    """A number as a specific: "12th" and "012" are "12"; dates and times with / or : are
+    left out (their parts are ambiguous)."""
+    if "/" in word or ":" in word:
+        return None
+    ordinal = _ORDINAL.match(word)
+    if ordinal:
+        word = ordinal.group(1)
+    return word.lstrip("0") or "0" if word.isdigit() else word
+
+
+def event_terms(
+    tokens: list[Token], settings: DedupSettings
+) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
+    """Names, products, versions and numbers (the terms that pin down one event), and the
+    specifics: which numbers follow which name ("ernie" -> "4.5", "march" -> "2025")."""
+    rare = settings.rare_rarity
     terms: dict[str, float] = {}
-    previous = ""
-    for word in words:
-        weight = rarity(word)
+    specifics: dict[str, set[str]] = {}
+    previous: Token | None = None
+    for token in tokens:
+        word = token.word
+        if len(word) > _LONGEST:
+            previous = None
+            continue
+        weight = general_rarity(word)
         if _has_digit(word):
             # A bare number says less than a name; "Ernie 4.5" (name + version) says more.
             terms[word] = max(terms.get(word, 0.0), min(weight, 3.0) + 1.0)
-            if previous and not _has_digit(previous) and rarity(previous) >= 2.0:
-                pair = f"{previous} {word}"
-                terms[pair] = max(rarity(previous), 3.0) + 1.0
-        elif weight >= threshold and len(word) > 1:
-            terms[word] = weight
-        previous = word
-    return terms
+            value = _value(word)
+            if previous is not None and value is not None and _is_key(previous):
+                key = _key(previous.word)
+                terms[f"{key} {value}"] = max(general_rarity(key), 3.0) + 1.0
+                specifics.setdefault(key, set()).add(value)
+        elif len(word) > 1 and (weight >= rare or (token.capital and weight >= _NAME_RARITY)):
+            terms[word] = max(terms.get(word, 0.0), weight)
+        previous = token
+    return _cap(terms, settings.event_terms), {k: tuple(sorted(v)) for k, v in specifics.items()}
 
 
 def _cap(vector: dict[str, float], limit: int) -> dict[str, float]:
     if len(vector) <= limit:
         return vector
     return dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
+
+
+def lead_text(title: str, text: str, words: int) -> str:
+    """The title and the first words of the text: what the embedding reads."""
+    head = " ".join(text.split()[:words])
+    return f"{title.strip()}. {head}" if title.strip() else head
 
 
 def shingles(words: list[str], size: int) -> set[bytes]:
@@ -123,20 +192,21 @@ def band_keys(signature: tuple[int, ...], rows: int) -> list[int]:
 def extract_features(
     title: str, text: str, settings: DedupSettings, published: datetime | None = None
 ) -> Features:
-    body_words = tokenize(text)
-    title_words = tokenize(title)
-    words = title_words + body_words
-    counts = Counter(words)
-    body = {w: (1.0 + math.log(n)) * rarity(w) for w, n in counts.items() if rarity(w) > 0}
-    lead_words = title_words + body_words[: settings.lead_words]
-    lead = {w: rarity(w) for w in set(lead_words) if rarity(w) > 0}
-    items = shingles(body_words or title_words, settings.shingle_words)
+    body = _tokens(text)
+    words = [t.word for t in body]
+    items = shingles(words or tokenize(title), settings.shingle_words)
+    # Headlines capitalise every word: only the body tells names from words.
+    heading = [Token(t.word, False) for t in _tokens(title)]
+    event, specifics = event_terms(heading + body, settings)
+    embedder = load_embedder(settings.model_dir, settings.model_threads)
     return Features(
         text_hash=text_hash(text if text.strip() else title),
         shingle_count=len(items),
         signature=minhash(items, settings.num_perm),
-        body=_cap(body, settings.body_terms),
-        lead=lead,
-        event=event_terms(words, settings),
+        embedding=pack(
+            *embedder.embed(lead_text(title, text, settings.lead_words), settings.head_tokens)
+        ),
+        event=event,
+        specifics=specifics,
         published=published,
     )

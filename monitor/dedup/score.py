@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
+from monitor.dedup.embed import unpack
 from monitor.dedup.features import Features, extract_features
+from monitor.dedup.rarity import Corpus
 from monitor.dedup.settings import DedupSettings
 
 Kind = Literal["exact", "near", "same-story"]
+_GENERAL = Corpus()
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,16 @@ class Verdict:
         return self.kind is not None
 
 
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
+@dataclass(frozen=True)
+class StoryParts:
+    """The three views of "same event" the score combines."""
+
+    lead: float  # cosine of the lead embeddings
+    head: float  # cosine of the embeddings of the leads' first word pieces (the headlines)
+    event: float  # weighted share of shared names, versions, numbers
+    conflict: float  # weighted share of shared keys whose numbers all differ
+    shared: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
 
 
 def weighted_overlap(a: dict[str, float], b: dict[str, float]) -> float:
@@ -66,31 +74,86 @@ def days_apart(a: datetime | None, b: datetime | None) -> float | None:
     return abs((a - b).total_seconds()) / 86400.0
 
 
-def story_parts(a: Features, b: Features) -> tuple[float, float, float]:
-    """(body, lead, event): similarity of the whole text, of title + first words, and of
-    the rare names, numbers and versions each text mentions."""
-    return cosine(a.body, b.body), cosine(a.lead, b.lead), weighted_overlap(a.event, b.event)
+def lead_similarity(a: Features, b: Features) -> tuple[float, float]:
+    """Cosines of (the leads, their heads)."""
+    if not a.embedding or len(a.embedding) != len(b.embedding):
+        return 0.0, 0.0
+    (lead_a, head_a), (lead_b, head_b) = unpack(a.embedding, 2), unpack(b.embedding, 2)
+    return float(np.dot(lead_a, lead_b)), float(np.dot(head_a, head_b))
 
 
-def _shared_terms(a: Features, b: Features, limit: int = 8) -> list[str]:
-    shared = sorted(a.event.keys() & b.event.keys(), key=lambda k: (-a.event[k], k))
-    return shared[:limit]
+def _kind(value: str) -> str:
+    """Years are compared only with years: "December 2019" and "December 30" agree."""
+    return "year" if value.isdigit() and 1900 <= int(value) <= 2100 else "other"
 
 
-def compare_features(a: Features, b: Features, settings: DedupSettings) -> Verdict:
+def _differ(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Both give a value of the same kind for this key, and no value is the same."""
+    if set(a) & set(b):
+        return False
+    return bool({_kind(v) for v in a} & {_kind(v) for v in b})
+
+
+def story_parts(
+    a: Features, b: Features, corpus: Corpus = _GENERAL, counted: tuple[Features, ...] = ()
+) -> StoryParts:
+    """`counted`: those of a and b whose terms are already in the corpus frequencies."""
+    events = tuple(f.event for f in counted)
+    event_a, event_b = corpus.weigh(a.event, events), corpus.weigh(b.event, events)
+    shared = sorted(event_a.keys() & event_b.keys(), key=lambda k: (-event_a[k], k))
+    keys = a.specifics.keys() & b.specifics.keys()
+    weight = {k: event_a.get(k, event_b.get(k, 1.0)) for k in keys}
+    clash = sorted(k for k in keys if _differ(a.specifics[k], b.specifics[k]))
+    total = sum(max(w, 1.0) for w in weight.values())
+    conflict = sum(max(weight[k], 1.0) for k in clash) / total if total else 0.0
+    lead, head = lead_similarity(a, b)
+    return StoryParts(
+        lead=lead,
+        head=head,
+        event=weighted_overlap(event_a, event_b),
+        conflict=conflict,
+        shared=tuple(shared[:8]),
+        conflicts=tuple(
+            f"{k} {'/'.join(a.specifics[k])} vs {'/'.join(b.specifics[k])}" for k in clash[:4]
+        ),
+    )
+
+
+def story_score(parts: StoryParts, settings: DedupSettings) -> float:
+    """A weighted sum: the embeddings say "same subject", shared rare names and numbers
+    say "same event", differing specifics say "another event of the same subject"."""
+    return (
+        settings.weight_lead * parts.lead
+        + settings.weight_head * parts.head
+        + settings.weight_event * parts.event
+        + settings.weight_conflict * parts.conflict
+    )
+
+
+def compare_features(
+    a: Features,
+    b: Features,
+    settings: DedupSettings,
+    corpus: Corpus = _GENERAL,
+    counted: tuple[Features, ...] = (),
+) -> Verdict:
+    """`corpus`: document frequencies, in which `counted` (a or b, if any) are included."""
     if a.text_hash == b.text_hash:
         return Verdict("exact", 1.0, ["identical text after normalisation"])
-    apart = days_apart(a.published, b.published)
     near = containment(a, b)
     if near >= settings.near_threshold:
         return Verdict("near", round(near, 3), [f"{near:.0%} of the shorter text is shared"])
-    body, lead, event = story_parts(a, b)
-    # Equal weights: three views of one event, none trusted alone (see eval/eval_dedup.py).
-    score = (body + lead + event) / 3.0
-    reasons = [f"text similarity {body:.2f}, title/lead {lead:.2f}, names and numbers {event:.2f}"]
-    shared = _shared_terms(a, b)
-    if shared:
-        reasons.append("shared: " + ", ".join(shared))
+    parts = story_parts(a, b, corpus, counted)
+    score = story_score(parts, settings)
+    reasons = [
+        f"lead similarity {parts.lead:.2f}, headline similarity {parts.head:.2f}, "
+        f"shared names and numbers {parts.event:.2f}, differing specifics {parts.conflict:.2f}"
+    ]
+    if parts.shared:
+        reasons.append("shared: " + ", ".join(parts.shared))
+    if parts.conflicts:
+        reasons.append("differs: " + "; ".join(parts.conflicts))
+    apart = days_apart(a.published, b.published)
     if apart is not None and apart > settings.window_days:
         reasons.append(f"published {apart:.0f} days apart")
         return Verdict(None, round(score, 3), reasons)

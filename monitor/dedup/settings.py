@@ -1,4 +1,4 @@
-"""Thresholds and limits of the dedup matcher: the `[dedup]` table of config.toml."""
+"""Thresholds, weights and limits of the dedup matcher: the `[dedup]` table of config.toml."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DedupSettings:
-    # Score (0-1) at or above which two write-ups are called the same story; tuned on
-    # the labelled pairs (see `make eval`) for a false-positive rate of about 3%.
-    same_story_threshold: float = 0.35
+    # Same-story score at or above which two write-ups are one story; chosen by
+    # cross-validation on the labelled pairs (eval/eval_dedup.py) for a false-positive rate <= 3%.
+    same_story_threshold: float = 0.55
+    # The score adds: the cosine of the two leads' embeddings times this weight,
+    weight_lead: float = 0.5
+    # ... the cosine of the embeddings of the leads' heads (mostly the headlines) times this,
+    weight_head: float = 0.5
+    # ... the rarity-weighted share of names, versions and numbers in common times this,
+    weight_event: float = 0.2
+    # ... and the share of specifics both give that differ (another version, date) times this.
+    weight_conflict: float = -0.5
+    # Word pieces at the start of the lead (with the title) whose embedding is the "head".
+    head_tokens: int = 16
     # Share of the shorter text's shingles found in the longer one that makes a near copy.
     near_threshold: float = 0.7
     # Words per shingle for the near-copy layer.
@@ -18,10 +28,18 @@ class DedupSettings:
     num_perm: int = 64
     # MinHash values per LSH band key (fewer = more candidates for lower resemblance).
     band_rows: int = 3
-    # Words at the start of a text (after the title) that make its "lead".
-    lead_words: int = 40
-    # Words whose Zipf frequency (wordfreq, English) is below this count as rare event terms.
-    rare_zipf: float = 4.0
+    # Words of the text after the title that make its lead (the part that is embedded).
+    lead_words: int = 100
+    # Folder with model.onnx and tokenizer.json to embed with ("" = the packaged model).
+    model_dir: str = ""
+    # Threads the embedding model may use (1 leaves the other cores to extraction).
+    model_threads: int = 1
+    # Rarity (7 - Zipf frequency in English) from which any word counts as an event term.
+    rare_rarity: float = 3.0
+    # Event terms kept per document (the rarest).
+    event_terms: int = 80
+    # Pseudo-documents in the corpus-frequency estimate: a small corpus weighs little.
+    corpus_prior_docs: float = 1000.0
     # Rarest terms of each document written to the inverted index.
     index_terms: int = 24
     # Rarest terms of a new document looked up in the inverted index.
@@ -33,5 +51,3 @@ class DedupSettings:
     # Candidates with a publication time further than this many days away are skipped;
     # documents without a time (the seed corpus) are always eligible.
     window_days: float = 14.0
-    # Highest-weighted terms kept per document for the body similarity.
-    body_terms: int = 150

@@ -1,6 +1,7 @@
-"""The persistent dedup index: one row per indexed document plus two inverted indexes
-(rare terms, LSH band keys). It names documents by (kind, id) without foreign keys so
-that it can be dropped and rebuilt from the articles and seed sections."""
+"""The persistent dedup index: one row per indexed document, two inverted indexes (rare
+terms, LSH band keys) and the document frequency of every event term. It names documents by
+(kind, id) without foreign keys so that it can be dropped and rebuilt from the articles and
+seed sections."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class DedupDoc(SQLModel, table=True):
     text_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     shingle_count: int = 0
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint64 array
-    features: str = Field(sa_column=Column(Text, nullable=False))  # JSON: body, lead, event
+    embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int8 vectors
+    features: str = Field(sa_column=Column(Text, nullable=False))  # JSON: event, specifics
 
 
 class DedupTerm(SQLModel, table=True):
@@ -48,8 +50,18 @@ class DedupBand(SQLModel, table=True):
     doc_id: int = Field(index=True)
 
 
+class DedupDf(SQLModel, table=True):
+    """How many indexed documents use each event term; the empty term counts documents."""
+
+    __tablename__ = "dedup_df"
+
+    term: str = Field(sa_column=Column(String(200), primary_key=True))
+    df: int = 0
+
+
 # Core tables, for typed column expressions in queries and for `create_all(tables=...)`.
 DOC_TABLE: Table = SQLModel.metadata.tables["dedup_doc"]
 TERM_TABLE: Table = SQLModel.metadata.tables["dedup_term"]
 BAND_TABLE: Table = SQLModel.metadata.tables["dedup_band"]
-TABLES: list[Table] = [DOC_TABLE, TERM_TABLE, BAND_TABLE]
+DF_TABLE: Table = SQLModel.metadata.tables["dedup_df"]
+TABLES: list[Table] = [DOC_TABLE, TERM_TABLE, BAND_TABLE, DF_TABLE]

@@ -1,0 +1,51 @@
+"""How rare a term is: in general English (wordfreq) and in this corpus (document frequency),
+whichever says it is more common. "DeepSeek" is rare in English but not in a DeepSeek feed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+# Zipf frequency (log10 of occurrences per billion words) of the most common English words
+# ("the" is about 7.7): a word's rarity is how far below that it sits.
+ZIPF_TOP = 7.0
+# A news text is about 500 words, so a term in a share q of the documents occurs about
+# q / 500 per word: Zipf log10(q) + 6.3.
+_DOC_ZIPF = math.log10(1e9 / 500)
+
+
+@cache
+def general_rarity(word: str) -> float:
+    """0 (very common English) to 7 (never seen); numbers count by their digits."""
+    # wordfreq ships its word lists in the wheel: nothing is downloaded.
+    from wordfreq import zipf_frequency
+
+    return max(0.0, ZIPF_TOP - float(zipf_frequency(word, "en")))
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Document frequencies of the indexed documents' terms; empty = general English only."""
+
+    docs: int = 0
+    df: Mapping[str, int] = field(default_factory=dict)
+    # Pseudo-documents the counts are spread over: a small corpus says little.
+    prior_docs: float = 1000.0
+
+    def rarity(self, term: str, general: float, own: int = 0) -> float:
+        """`own`: how many of the documents being compared are counted in `df`; a term
+        is common when *other* documents use it."""
+        count = self.df.get(term, 0) - own
+        if count <= 0:
+            return general
+        share = count / (self.docs + self.prior_docs)
+        return max(0.0, min(general, ZIPF_TOP - (math.log10(share) + _DOC_ZIPF)))
+
+    def weigh(
+        self, terms: Mapping[str, float], counted: Sequence[Mapping[str, float]] = ()
+    ) -> dict[str, float]:
+        """`terms` (term -> general rarity) re-weighted by this corpus, leaving out the
+        documents `counted` (their event terms) that are part of it."""
+        return {t: self.rarity(t, w, sum(t in c for c in counted)) for t, w in terms.items()}
