@@ -7,6 +7,7 @@ errors that name the file and the key. Defaults live on the dataclasses (one tab
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import types
@@ -14,7 +15,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -101,12 +102,17 @@ def _describe(hint: Any) -> str:
     return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
 
 
+@functools.cache
+def _fields(cls: Any) -> tuple[dict[str, Any], frozenset[str]]:
+    """Type hints and field names of a settings class (cached: there is one per feed)."""
+    return typing.get_type_hints(cls), frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def build_section(cls: type[T], table: Any, path: str, prefix: str) -> T:
     """Map a TOML table onto the frozen dataclass `cls`, naming the bad key on error."""
     if not isinstance(table, dict):
         raise ConfigError(path, prefix, "expected a table")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints, known = _fields(cast(Any, cls))
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
-from monitor import sqlite
+from monitor import postgres, sqlite
 from monitor.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -37,10 +36,14 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"cannot use database {url!r}: {exc}") from exc
     if is_sqlite(engine):
         sqlite.install_pragmas(engine)
+    elif postgres.is_postgres(engine):
+        postgres.install_text_guard(engine)
     return engine
 
 
-def alembic_config(engine: Engine) -> AlembicConfig:
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config as AlembicConfig  # only `init` migrates
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -49,6 +52,8 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the newest migration (idempotent)."""
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as exc:

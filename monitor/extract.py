@@ -7,9 +7,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import py3langid
-import trafilatura
-
 _LANG_ATTR = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
 
 
@@ -32,6 +29,8 @@ def detect_language(text: str, html: bytes | None = None) -> str | None:
             return match.group(1).decode("ascii").lower()
     if len(text) < 40:
         return None
+    import py3langid  # imported on first use: the polling process may never need it
+
     lang, _score = py3langid.classify(text[:2000])
     return str(lang)
 
@@ -47,6 +46,8 @@ def _date(value: str | None) -> datetime | None:
 
 def extract_article(html: bytes, url: str | None = None, mode: str = "fast") -> Extracted | None:
     """Main text (no comments) and metadata; None when trafilatura finds no article."""
+    import trafilatura  # imported on first use: it runs in the extraction processes
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lxml FutureWarnings from inside trafilatura
         doc = trafilatura.bare_extraction(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
@@ -79,7 +80,11 @@ class _PageJob:
 Reporter = Callable[[str, dict[str, Any]], None]
 
 
-def _fetch_feed(fetcher: Fetcher, job: _FeedJob) -> tuple[Response, ParsedFeed | None]:
+def _fetch_feed(
+    fetcher: Fetcher, job: _FeedJob, processes: Executor | None
+) -> tuple[Response, ParsedFeed | None]:
+    """Fetch a feed on a fetch thread; parse it on a worker process when there are some
+    (parsing is CPU work: on a thread it would hold the GIL that the writer needs)."""
     resp = fetcher.get(
         job.url,
         etag=job.etag,
@@ -89,6 +94,11 @@ def _fetch_feed(fetcher: Fetcher, job: _FeedJob) -> tuple[Response, ParsedFeed |
     )
     if resp.not_modified:
         return resp, None
+    if processes is not None:
+        try:
+            return resp, processes.submit(parse_feed, resp.content, dict(resp.headers)).result()
+        except BrokenProcessPool:
+            pass  # the pool is being rebuilt or shut down: parse here instead
     return resp, parse_feed(resp.content, resp.headers)
 
 
@@ -183,10 +193,12 @@ class Poller:
             index = DedupIndex(session, self.settings.dedup)
             pending: dict[Future[Any], tuple[str, Any]] = {}
             for job in jobs:
-                pending[self.threads.submit(_fetch_feed, self.fetcher, job)] = ("feed", job)
+                fut = self.threads.submit(_fetch_feed, self.fetcher, job, self.processes)
+                pending[fut] = ("feed", job)
             inflight: dict[str, _PageJob] = {}
             self._queue: deque[_PageJob] = deque()
             self._active = 0
+            self._uncommitted, self._last_commit = 0, time.monotonic()
             while pending and not self.stop.is_set():
                 done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -204,6 +216,7 @@ class Poller:
                 self._fill(pending)
             for fut in pending:
                 fut.cancel()
+            session.commit()
         self.report("done", {"stats": stats})
         return stats
 
@@ -245,9 +258,10 @@ class Poller:
         feed.entries += len(new)
         for entry in new:
             self._schedule_entry(session, job, entry, pending, inflight, index, stats)
-        session.commit()
         if job.pending == 0:
             self._feed_ok(session, job, feed, now)
+        else:
+            session.commit()
         self.report("feed", {"name": job.name, "new": len(new)})
 
     def _schedule_entry(
@@ -416,7 +430,17 @@ class Poller:
         feed.failing_since = None
         feed.consecutive_failures = 0
         feed.failure_score = 0.0
-        session.commit()
+        self._commit_soon(session)
+
+    def _commit_soon(self, session: Session) -> None:
+        """Feed-state changes are committed in batches (at most a second or 200 feeds
+        late): a crash can only make those feeds due again, never lose an entry, since
+        a feed's new entries and its ETag always land in the same transaction."""
+        self._uncommitted += 1
+        now = time.monotonic()
+        if self._uncommitted >= 200 or now - self._last_commit >= 1.0:
+            session.commit()
+            self._uncommitted, self._last_commit = 0, now
 
     def _feed_failed(
         self, session: Session, feed: Feed, exc: MonitorError, now: datetime, stats: PollStats
@@ -435,7 +459,7 @@ class Poller:
             self.settings.schedule, now, feed.failure_score, feed.consecutive_failures, retry
         )
         log_fetch(session, feed.id, feed.url, status, 0, 0.0, message[:1000])
-        session.commit()
+        self._commit_soon(session)
         log.warning(
             "feed failed feed=%s url=%s error=%s next_check=%s",
             feed.name,

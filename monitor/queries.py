@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from monitor import sqlite
+from monitor import postgres, sqlite
 from monitor.models import (
     Article,
     ArticleTopic,
@@ -19,11 +19,18 @@ from monitor.models import (
     SeedDocument,
     SeedSection,
 )
-from monitor.store import count_articles
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def count_articles(session: Session) -> tuple[int, int]:
+    total = session.exec(select(func.count()).select_from(Article)).one()
+    dupes = session.exec(
+        select(func.count()).select_from(Article).where(col(Article.duplicate_kind).is_not(None))
+    ).one()
+    return int(total), int(dupes)
 
 
 def feed_state(feed: Feed) -> str:
@@ -120,11 +127,14 @@ def duplicate_info(session: Session, article: Article) -> dict[str, Any] | None:
 def search_articles(
     session: Session, query: str, topic: str | None, since: datetime | None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Full-text search (SQLite FTS5, bm25 with title weighted) with optional filters."""
-    q = sqlite.fts_query(query)
+    """Full-text search with optional filters: SQLite FTS5 (bm25) or PostgreSQL tsvector
+    (ts_rank_cd), the title weighted over the body on both."""
+    if postgres.is_postgres(session.connection()):
+        q, sql = query.strip(), postgres.SEARCH_SQL
+    else:
+        q, sql = sqlite.fts_query(query), sqlite.SEARCH_SQL + " ORDER BY rank LIMIT :n"
     if not q:
         return []
-    sql = sqlite.SEARCH_SQL + " ORDER BY rank LIMIT :n"
     hits = session.execute(text(sql), {"q": q, "n": limit * 4 if (topic or since) else limit}).all()
     ids = [int(h.id) for h in hits]
     snippets = {int(h.id): h.snippet for h in hits}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from monitor.dedup import DedupIndex, DocRef, Verdict
@@ -227,11 +227,3 @@ def log_fetch(
 
 def prune_fetch_log(session: Session, before: datetime) -> None:
     session.execute(delete(FetchLog).where(col(FetchLog.at) < before))
-
-
-def count_articles(session: Session) -> tuple[int, int]:
-    total = session.exec(select(func.count()).select_from(Article)).one()
-    dupes = session.exec(
-        select(func.count()).select_from(Article).where(col(Article.duplicate_kind).is_not(None))
-    ).one()
-    return int(total), int(dupes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -10,13 +11,41 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.cli.compare import compare
 from monitor.cli.context import AppContext
-from monitor.cli.core import init, poll, retag, run, seed
-from monitor.cli.feeds import feeds
-from monitor.cli.inspect import inspect
-from monitor.cli.query import export, search, status
 from monitor.errors import MonitorError
+
+# name -> "module:attribute". Commands are imported when they run, so that `monitor status`
+# does not pay for the extraction and matching libraries that `monitor poll` needs.
+COMMANDS = {
+    "init": "monitor.cli.core:init",
+    "poll": "monitor.cli.core:poll",
+    "run": "monitor.cli.core:run",
+    "digest": "monitor.cli.digest:digest",
+    "inspect": "monitor.cli.inspect:inspect",
+    "compare": "monitor.cli.compare:compare",
+    "search": "monitor.cli.query:search",
+    "status": "monitor.cli.query:status",
+    "seed": "monitor.cli.core:seed",
+    "retag": "monitor.cli.core:retag",
+    "feeds": "monitor.cli.feeds:feeds",
+    "export": "monitor.cli.query:export",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands live in modules loaded on first use (click's recipe)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
 
 def setup_logging(verbose: bool) -> None:
@@ -31,7 +60,7 @@ def setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="monitor")
 @click.option(
     "--config",
@@ -48,19 +77,6 @@ def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     app = AppContext(config)
     ctx.obj = app
     ctx.call_on_close(app.close)
-
-
-for command in (init, poll, run, seed, retag, search, status, export, feeds, inspect, compare):
-    cli.add_command(command)
-
-
-def _register_digest() -> None:
-    from monitor.cli.digest import digest
-
-    cli.add_command(digest)
-
-
-_register_digest()
 
 
 def main(argv: list[str] | None = None) -> None:
