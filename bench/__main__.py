@@ -34,6 +34,9 @@ def _sections() -> dict[str, Callable[[], dict[str, Any]]]:
     from bench import bench_digest
 
     sections["digest"] = bench_digest.run
+    from bench import workers
+
+    sections["workers"] = workers.throughput
     return sections
 
 

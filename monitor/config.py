@@ -26,6 +26,7 @@ from monitor.settings import (
     ExtractSettings,
     FeedConfig,
     FetchSettings,
+    QueueSettings,
     ScheduleSettings,
 )
 from monitor.tagger import TaggingSettings
@@ -48,6 +49,7 @@ class Settings:
     digest: DigestSettings = DigestSettings()
     dedup: DedupSettings = DedupSettings()
     tagging: TaggingSettings = TaggingSettings()
+    queue: QueueSettings = QueueSettings()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -209,6 +211,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         "digest",
         "dedup",
         "tagging",
+        "queue",
     }
     for key in data:
         if key not in known:
@@ -276,6 +279,10 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     if dupes:
         raise ConfigError(where, "feeds", f"feed name used twice: {dupes[0]!r}")
 
+    queue = build_section(QueueSettings, data.get("queue", {}), where, "queue")
+    if env.get("MONITOR_BROKER_URL"):
+        queue = dataclasses.replace(queue, broker_url=env["MONITOR_BROKER_URL"])
+
     lock_dir = base / "data"
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
         lock_dir = Path(db_url[len("sqlite:///") :]).parent
@@ -293,4 +300,5 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         digest=digest,
         dedup=build_section(DedupSettings, data.get("dedup", {}), where, "dedup"),
         tagging=build_section(TaggingSettings, data.get("tagging", {}), where, "tagging"),
+        queue=queue,
     )

@@ -85,22 +85,10 @@ class Daemon:
         if self.stop.is_set() or time.monotonic() < self.paused_until:
             return
         try:
-            with self.busy, poll_lock(self.settings.lock_file, 0.0):
+            with self.busy:
                 if self.stop.is_set():  # stopped while this job waited for its turn
                     return
-                if self.poller is None:
-                    with Session(self.engine) as session:
-                        tagger = self.app.tagger(session)
-                    self.poller = Poller(self.engine, self.settings, tagger, stop=self.stop)
-                stats = self.poller.poll()
-            if stats.feeds:
-                log.info(
-                    "poll cycle feeds=%d failed=%d articles=%d duplicates=%d",
-                    stats.feeds,
-                    stats.failed,
-                    stats.articles,
-                    stats.duplicates,
-                )
+                self.cycle()
             self.crashes = 0
         except LockedError as exc:
             log.info("%s", exc)
@@ -115,6 +103,24 @@ class Daemon:
                 return
             log.exception("poll cycle crashed")
             self._pause_after_crash()
+
+    def cycle(self) -> None:
+        """One tick's work: poll the due feeds here (`monitor.worker.Scheduler` queues them
+        for the workers instead)."""
+        with poll_lock(self.settings.lock_file, 0.0):
+            if self.poller is None:
+                with Session(self.engine) as session:
+                    tagger = self.app.tagger(session)
+                self.poller = Poller(self.engine, self.settings, tagger, stop=self.stop)
+            stats = self.poller.poll()
+        if stats.feeds:
+            log.info(
+                "poll cycle feeds=%d failed=%d articles=%d duplicates=%d",
+                stats.feeds,
+                stats.failed,
+                stats.articles,
+                stats.duplicates,
+            )
 
     def _pause_after_crash(self) -> None:
         # The poller may be what broke (an extraction worker killed by the OOM killer leaves
@@ -131,12 +137,15 @@ class Daemon:
         log.warning("polling paused for %.0fs after %d failed cycle(s)", pause, self.crashes)
 
     def digest_job(self, day: date | None = None) -> None:
-        from monitor.digest import send_daily_digest
+        from monitor.digest import load_topic_names, send_daily_digest
 
         if self.stop.is_set():
             return
         try:
-            state = send_daily_digest(self.engine, self.settings.digest, self.settings.zone, day)
+            names = load_topic_names(self.settings.topics_file)
+            state = send_daily_digest(
+                self.engine, self.settings.digest, self.settings.zone, day, topic_names=names
+            )
             log.info("digest day=%s state=%s", day or "yesterday", state)
         except MonitorError as exc:
             log.error("digest failed: %s", exc)

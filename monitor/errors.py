@@ -62,3 +62,7 @@ class LockedError(MonitorError):
 
 class DigestError(MonitorError):
     """Building or sending the digest failed."""
+
+
+class QueueError(MonitorError):
+    """The message broker of the workers cannot be reached or refused a message."""

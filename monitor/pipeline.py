@@ -32,6 +32,7 @@ from monitor.models import Feed, utcnow
 from monitor.process import ArticleWorker, Prepared, init_worker, prepare_in_worker
 from monitor.settings import FeedConfig
 from monitor.store import (
+    AlreadyStored,
     article_by_url,
     known_guids,
     log_fetch,
@@ -152,6 +153,9 @@ class Poller:
     ) -> list[_FeedJob]:
         configs = {f.name: f for f in self.settings.feeds}
         rows = sync_feeds(session, self.settings.feeds)
+        # Held for the cycle: the session's identity map is weak, and a feed row that
+        # stays loaded is updated without being read again.
+        self._rows = rows
         session.commit()
         wanted = [rows[n] for n in (names or configs) if n in rows and n in configs]
         if not everything and not names:
@@ -397,7 +401,14 @@ class Poller:
             save_entry(session, job.id, entry.guid, entry.link, existing)
             session.commit()
             return existing
-        article, verdict = save_article(session, new, index, prepared.features, prepared.tagging)
+        try:
+            article, verdict = save_article(
+                session, new, index, prepared.features, prepared.tagging
+            )
+        except AlreadyStored as exc:  # another worker stored it since the check above
+            save_entry(session, job.id, entry.guid, entry.link, exc.article_id)
+            session.commit()
+            return exc.article_id
         session.commit()
         stats.articles += 1
         if verdict.kind:

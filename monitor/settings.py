@@ -63,6 +63,16 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class QueueSettings:
+    # Only for `monitor run --scheduler-only` + `monitor worker` (see README, Scaling out).
+    broker_url: str = "redis://localhost:6379/0"  # Redis for Dramatiq (env MONITOR_BROKER_URL)
+    lease_minutes: float = 30.0  # a queued feed is not queued again for this long
+    requeue_after_seconds: float = 60.0  # a silent worker's tasks go back to the queue after this
+    time_limit_minutes: float = 30.0  # one feed task is abandoned (and retried) after this
+    max_retries: int = 5  # a task that crashed is retried this many times, with back-off
+
+
+@dataclass(frozen=True)
 class FeedConfig:
     name: str
     url: str

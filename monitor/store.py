@@ -6,9 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import Insert, Table, delete
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from monitor import postgres
 from monitor.dedup import DedupIndex, DocRef, Verdict
 from monitor.dedup.features import Features
 from monitor.models import (
@@ -25,6 +29,14 @@ from monitor.models import (
 from monitor.seeds import SeedDoc
 from monitor.settings import FeedConfig
 from monitor.tagger import Tagger, Tagging
+
+
+class AlreadyStored(Exception):
+    """Another process stored an article with this canonical URL first: link to it."""
+
+    def __init__(self, article_id: int) -> None:
+        super().__init__(article_id)
+        self.article_id = article_id
 
 
 @dataclass(frozen=True)
@@ -79,14 +91,24 @@ def article_by_url(session: Session, canonical: str) -> int | None:
 def save_entry(
     session: Session, feed_id: int, guid: str, link: str | None, article_id: int | None
 ) -> None:
-    """Remember that a feed carried this item (idempotent on feed + GUID)."""
-    exists = session.exec(
-        select(Entry.id).where(Entry.feed_id == feed_id, Entry.guid == guid)
-    ).first()
-    if exists is None:
-        session.add(
-            Entry(feed_id=feed_id, guid=guid, link=link, article_id=article_id, seen_at=utcnow())
-        )
+    """Remember that a feed carried this item (idempotent on feed + GUID, also when another
+    process inserts the same entry at the same moment: the first one stays)."""
+    table: Table = Entry.__table__  # type: ignore[attr-defined]
+    values = {
+        "feed_id": feed_id,
+        "guid": guid,
+        "link": link,
+        "article_id": article_id,
+        "seen_at": utcnow(),
+    }
+    session.execute(_insert_ignoring_conflicts(session, table).values(**values))
+
+
+def _insert_ignoring_conflicts(session: Session, table: Table) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both speak."""
+    if postgres.is_postgres(session.connection()):
+        return pg_dialect.insert(table).on_conflict_do_nothing()
+    return sqlite_dialect.insert(table).on_conflict_do_nothing()
 
 
 def save_article(
@@ -96,7 +118,19 @@ def save_article(
     features: Features,
     tagging: Tagging,
 ) -> tuple[Article, Verdict]:
-    """Match, store and index one article with its tags and entry; the caller commits."""
+    """Match, store and index one article with its tags and entry; the caller commits.
+
+    On PostgreSQL, where several workers store at once, match + insert + index run under a
+    transaction-scoped lock, and an article another worker stored first (same canonical URL)
+    raises AlreadyStored instead of an integrity error. SQLite runs are serialised by the
+    poll lock already.
+    """
+    shared = postgres.is_postgres(session.connection())
+    if shared:
+        postgres.lock_dedup(session)
+        existing = article_by_url(session, new.canonical_url)
+        if existing is not None:
+            raise AlreadyStored(existing)
     verdict = index.match_features(features)
     article = Article(
         feed_id=new.feed_id,
@@ -117,8 +151,19 @@ def save_article(
         error=new.error,
     )
     apply_verdict(session, article, verdict)
-    session.add(article)
-    session.flush()
+    if shared:
+        try:
+            with session.begin_nested():  # a failed insert must not end the transaction
+                session.add(article)
+                session.flush()
+        except IntegrityError:
+            existing = article_by_url(session, new.canonical_url)
+            if existing is None:
+                raise
+            raise AlreadyStored(existing) from None
+    else:
+        session.add(article)
+        session.flush()
     assert article.id is not None
     if article.story_id is None:
         article.story_id = article.id
@@ -166,6 +211,8 @@ def save_section_topics(session: Session, section_id: int, tagging: Tagging) -> 
 
 def save_seed(session: Session, doc: SeedDoc, index: DedupIndex, tagger: Tagger) -> bool:
     """Store a seed document and its sections; False when it is already there unchanged."""
+    if postgres.is_postgres(session.connection()):
+        postgres.lock_dedup(session)  # the dedup index is shared with running workers
     row = session.exec(select(SeedDocument).where(SeedDocument.path == doc.key)).first()
     if row is not None and row.sha256 == doc.sha256:
         return False

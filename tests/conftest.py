@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from support import Site
+from servers import Postgres, Redis, start_postgres, start_redis, stop_postgres
+from support import Db, Site
 
 from monitor.cli import main
 
@@ -48,9 +49,60 @@ def site(httpserver: HTTPServer) -> Iterator[Site]:
     httpserver.clear()
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends: run the test on SQLite and on PostgreSQL (the `backend` fixture)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    server = start_postgres()
+    yield server
+    stop_postgres(server)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    server = start_redis()
+    yield server
+    server.process.kill()
+    server.process.wait()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder: seeds copied from the repository, database in data/."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite unless the test is marked `backends` (then it runs once on each)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """A fresh PostgreSQL database for a PostgreSQL run; None: the SQLite file of the config."""
+    if backend == "sqlite":
+        return None
+    server: Postgres = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
+@pytest.fixture
+def db(workdir: Path, database_url: str | None) -> Db:
+    """Plain SQL on the test's database, whichever the backend."""
+    return Db(database_url or f"sqlite:///{workdir / 'data' / 'monitor.db'}")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Path:
+    """A project folder: seeds copied from the repository, database in data/ (or the
+    PostgreSQL database of the test, through MONITOR_DATABASE_URL)."""
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
     monkeypatch.setenv("MONITOR_ALLOW_HOSTS", "127.0.0.1")
     for var in (
@@ -63,5 +115,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "MONITOR_SMTP_PASSWORD",
     ):
         monkeypatch.delenv(var, raising=False)
+    if database_url:
+        monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fixtures.feeds import ARTICLES, atom, rss1, rss2
 from pytest_httpserver import HTTPServer
+from sqlalchemy import create_engine, text
 
 
 def article_html(
@@ -88,3 +89,18 @@ def feeds(base: str) -> list[tuple[str, str]]:
         ("culture", f"{base}/rss1.rdf"),
         ("broken", f"{base}/broken.xml"),
     ]
+
+
+@dataclass
+class Db:
+    """Plain SQL on the test database (SQLite file or PostgreSQL), rows as tuples."""
+
+    url: str
+
+    def rows(self, sql: str, **params: object) -> list[tuple[object, ...]]:
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()

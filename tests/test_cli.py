@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import Site, feeds, serve_world, write_config
+from support import Db, Site, feeds, serve_world, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,8 @@ def populated(site: Site, workdir: Path, run_cli) -> Path:  # type: ignore[no-un
     return workdir / "data" / "monitor.db"
 
 
-def test_search(populated: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.backends
+def test_search(populated: Path, db: Db, run_cli) -> None:  # type: ignore[no-untyped-def]
     result = run_cli("search", "conductor", "--json")
     assert result.code == 0
     hits = json.loads(result.out)
@@ -50,8 +51,7 @@ def test_search(populated: Path, run_cli) -> None:  # type: ignore[no-untyped-de
         result = run_cli("search", "--", nasty)
         assert result.code == 0, (nasty, result.err)
         assert result.out.strip() == "no results" or result.out.strip()
-    with sqlite3.connect(populated) as c:
-        assert c.execute("SELECT count(*) FROM article").fetchone()[0] == 5
+    assert db.rows("SELECT count(*) FROM article") == [(5,)]
     assert run_cli("search", "x", "--topic", "nope").code == 2
 
 
@@ -61,6 +61,7 @@ def test_status_human(populated: Path, run_cli) -> None:  # type: ignore[no-unty
     assert "articles: 5" in result.out and "broken" in result.out and "HTTP 500" in result.out
 
 
+@pytest.mark.backends
 def test_status_json_fields(populated: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     report = json.loads(run_cli("status", "--json").out)
     for key in ("articles", "duplicates", "seeds", "seed_sections", "last_digest", "feeds"):
@@ -80,6 +81,7 @@ def test_status_json_fields(populated: Path, run_cli) -> None:  # type: ignore[n
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d.*\+00:00$", feed["next_check"])
 
 
+@pytest.mark.backends
 def test_export_jsonl_and_csv(populated: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     lines = run_cli("export").out.strip().splitlines()
     records = [json.loads(line) for line in lines]

@@ -4,14 +4,13 @@ one row per dedup key whatever the feeds repeat."""
 from __future__ import annotations
 
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Site, serve_world, write_config
+from support import Db, Site, serve_world, write_config
 
 from monitor.errors import NotAFeedError
 from monitor.extract import extract_article
@@ -149,7 +148,8 @@ def test_a_hostile_page_reads_no_file_and_calls_nobody(
 # -- case 8: exactly one row per dedup key ----------------------------------------------------
 
 
-def test_one_row_per_dedup_key(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.backends
+def test_one_row_per_dedup_key(site: Site, workdir: Path, db: Db, run_cli) -> None:  # type: ignore[no-untyped-def]
     base = serve_world(site)
 
     def item(guid: str | None, link: str | None, title: str) -> str:
@@ -182,11 +182,9 @@ def test_one_row_per_dedup_key(site: Site, workdir: Path, run_cli) -> None:  # t
     run_cli("init")
     for _ in range(2):  # a second run over the same feeds adds nothing
         assert run_cli("poll", "--all").code == 0
-    db = workdir / "data" / "monitor.db"
-    with sqlite3.connect(db) as conn:
-        articles = [r[0] for r in conn.execute("SELECT canonical_url FROM article")]
-        entries = conn.execute("SELECT feed_id, guid FROM entry").fetchall()
-        pages = [r for r, _ in site.server.log if r.path.startswith("/news/")]
+    articles = [str(r[0]) for r in db.rows("SELECT canonical_url FROM article")]
+    entries = db.rows("SELECT feed_id, guid FROM entry")
+    pages = [r for r, _ in site.server.log if r.path.startswith("/news/")]
     assert len(articles) == len(set(articles))
     assert sorted(a for a in articles if a.startswith("http")) == sorted(
         f"{base}/news/{p}" for p in ("bike-lanes", "harbour-bridge", "library")

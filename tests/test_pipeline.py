@@ -1,31 +1,27 @@
 """End to end: a real HTTP server serves RSS 2.0, Atom and RSS 1.0 feeds and article pages;
-`monitor init` + `monitor poll --all` store them in a real SQLite file."""
+`monitor init` + `monitor poll --all` store them in a real SQLite file
+(and a real PostgreSQL database)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-from support import Site, feeds, serve_world, write_config
+import pytest
+from support import Db, Site, feeds, serve_world, write_config
 from werkzeug import Request, Response
 
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+pytestmark = pytest.mark.backends
 
 
-def test_poll_end_to_end(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_poll_end_to_end(site: Site, workdir: Path, db: Db, run_cli) -> None:  # type: ignore[no-untyped-def]
     base = serve_world(site)
     write_config(workdir, feeds(base))
     assert run_cli("init").code == 0
     result = run_cli("poll", "--all")
     assert result.code == 0, result.err
-    db = workdir / "data" / "monitor.db"
 
-    articles = rows(
-        db,
+    articles = db.rows(
         "SELECT canonical_url, title, status, extraction, author, site_name, "
         "language, text FROM article ORDER BY canonical_url",
     )
@@ -49,8 +45,7 @@ def test_poll_end_to_end(site: Site, workdir: Path, run_cli) -> None:  # type: i
     assert missing[7].startswith("The city museum extends its opening hours")
 
     # Entries: the repeated GUID is one entry; the wire entry points at the same article.
-    entries = rows(
-        db,
+    entries = db.rows(
         "SELECT f.name, e.guid, a.canonical_url FROM entry e JOIN feed f "
         "ON f.id = e.feed_id JOIN article a ON a.id = e.article_id",
     )
@@ -68,26 +63,24 @@ def test_poll_end_to_end(site: Site, workdir: Path, run_cli) -> None:  # type: i
     assert status["articles"] == 5 and status["seeds"] == 3 and status["seed_sections"] == 11
 
     # Publication times come from the feeds, in UTC.
-    assert rows(db, "SELECT published FROM article WHERE canonical_url LIKE '%library'")[0][
-        0
-    ].startswith("2025-03-04 13:00:00")
+    (published,) = db.rows("SELECT published FROM article WHERE canonical_url LIKE '%library'")
+    assert str(published[0]).startswith("2025-03-04 13:00:00")
 
 
 def test_second_poll_adds_nothing_and_304_changes_nothing(
-    site: Site, workdir: Path, run_cli
+    site: Site, workdir: Path, db: Db, run_cli
 ) -> None:  # type: ignore[no-untyped-def]
     base = serve_world(site)
     write_config(workdir, feeds(base))
     run_cli("init")
     run_cli("poll", "--all")
-    db = workdir / "data" / "monitor.db"
-    before = rows(db, "SELECT * FROM article ORDER BY id")
-    entries = rows(db, "SELECT * FROM entry ORDER BY id")
-    assert rows(db, "SELECT etag FROM feed WHERE name = 'city'") == [('"v1"',)]
+    before = db.rows("SELECT * FROM article ORDER BY id")
+    entries = db.rows("SELECT * FROM entry ORDER BY id")
+    assert db.rows("SELECT etag FROM feed WHERE name = 'city'") == [('"v1"',)]
 
     run_cli("poll", "--all")  # unchanged feeds: no new rows
-    assert rows(db, "SELECT * FROM article ORDER BY id") == before
-    assert rows(db, "SELECT * FROM entry ORDER BY id") == entries
+    assert db.rows("SELECT * FROM article ORDER BY id") == before
+    assert db.rows("SELECT * FROM entry ORDER BY id") == entries
 
     site.server.clear()
     seen: list[str | None] = []
@@ -100,13 +93,13 @@ def test_second_poll_adds_nothing_and_304_changes_nothing(
     result = run_cli("poll", "--all", "--feed", "city")
     assert result.code == 0
     assert seen == ['"v1"']
-    assert rows(db, "SELECT * FROM article ORDER BY id") == before
-    assert rows(db, "SELECT etag, consecutive_failures FROM feed WHERE name = 'city'") == [
+    assert db.rows("SELECT * FROM article ORDER BY id") == before
+    assert db.rows("SELECT etag, consecutive_failures FROM feed WHERE name = 'city'") == [
         ('"v1"', 0)
     ]
 
 
-def test_pages_fetched_only_for_new_entries(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_pages_fetched_only_for_new_entries(site: Site, workdir: Path, db: Db, run_cli) -> None:  # type: ignore[no-untyped-def]
     base = serve_world(site)
     write_config(workdir, feeds(base)[:1])
     run_cli("init")
@@ -117,7 +110,7 @@ def test_pages_fetched_only_for_new_entries(site: Site, workdir: Path, run_cli) 
     assert len(pages) == 3 and len(again) == 3
 
 
-def test_not_a_feed_is_an_error(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_not_a_feed_is_an_error(site: Site, workdir: Path, db: Db, run_cli) -> None:  # type: ignore[no-untyped-def]
     site.server.expect_request("/page.html").respond_with_data(
         "<html><body><p>Hello</p></body></html>", content_type="text/html"
     )

@@ -29,6 +29,7 @@ COMMANDS = {
     "retag": "monitor.cli.core:retag",
     "feeds": "monitor.cli.feeds:feeds",
     "export": "monitor.cli.query:export",
+    "worker": "monitor.cli.worker:worker",
 }
 
 

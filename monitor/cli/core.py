@@ -96,9 +96,19 @@ def poll(app: AppContext, names: tuple[str, ...], everything: bool) -> None:
 
 
 @click.command()
+@click.option(
+    "--scheduler-only",
+    is_flag=True,
+    help="Queue due feeds for `monitor worker` processes instead of polling them here.",
+)
 @click.pass_obj
-def run(app: AppContext) -> None:
+def run(app: AppContext, scheduler_only: bool) -> None:
     """The daemon: poll feeds as they fall due and send the daily digest; stop with SIGTERM."""
+    if scheduler_only:
+        from monitor.worker import Scheduler
+
+        Scheduler(app).start()
+        return
     from monitor.daemon import run_daemon
 
     run_daemon(app)
