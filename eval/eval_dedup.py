@@ -3,6 +3,7 @@ labelled pairs of ../shared/eval (when present), in-sample and cross-validated, 
 seed checks of issue 3.
 
 Usage: python eval/eval_dedup.py [EVAL_DIR] [--fit]   (or MONITOR_EVAL_DIR; default ../shared/eval)
+       python eval/eval_dedup.py --bench [SIZE...]   (milliseconds per embedding and per match)
 
 In-sample figures use the shipped settings. Cross-validated figures refit what was tuned on
 these pairs, on 4/5 of them, and score the other 1/5 (stratified 5-fold, 20 shuffles):
@@ -137,8 +138,13 @@ def run_pairs(settings: DedupSettings, path: Path, refit: bool) -> None:
         f"{len(pairs.related)} related pairs; ROC AUC of the score {auc:.3f}"
     )
     print(f"{'':34} {'F1':>6} {'FPR':>6} {'prec':>6} {'recall':>6}")
-    print(f"{'in-sample (shipped settings)':34} {f1:6.3f} {fpr:6.3f} {precision:6.3f} {recall:6.3f}")
-    for label, nested in (("5-fold CV x20, threshold refit", False), ("5-fold CV x20, nested", True)):
+    print(
+        f"{'in-sample (shipped settings)':34} {f1:6.3f} {fpr:6.3f} {precision:6.3f} {recall:6.3f}"
+    )
+    for label, nested in (
+        ("5-fold CV x20, threshold refit", False),
+        ("5-fold CV x20, nested", True),
+    ):
         r = cross_validate(pairs, settings, nested)
         mean, spread = r.mean(axis=0), r.std(axis=0)
         print(
@@ -196,8 +202,87 @@ def run_seed_checks(settings: DedupSettings, seeds: Path) -> int:
     return failures
 
 
+def run_bench(settings: DedupSettings, sizes: list[int]) -> None:
+    """Milliseconds per embedding (real leads) and per match / add on an index of synthetic
+    documents (Zipf-distributed terms, random embeddings) in a SQLite file: the embedding is
+    timed apart, as it does not depend on the index size."""
+    import tempfile
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from monitor.dedup import DedupIndex, DocRef
+    from monitor.dedup.embed import load_embedder, pack
+    from monitor.dedup.features import lead_text
+    from monitor.dedup.tables import TABLES
+
+    embedder = load_embedder(settings.model_dir, settings.model_threads)
+    leads = [
+        lead_text(d.title, d.text, settings.lead_words)
+        for d in seed_documents(ROOT / "seeds").values()
+    ]
+    times = []
+    for _ in range(3):
+        for lead in leads:
+            start = time.perf_counter()
+            embedder.embed(lead, settings.head_tokens)
+            times.append(time.perf_counter() - start)
+    print(
+        f"embedding of a {settings.lead_words}-word lead: median {1000 * np.median(times):.1f} ms"
+    )
+
+    rng = np.random.default_rng(0)
+    vocab = [f"term{i}" for i in range(200_000)]
+    zipf = 1.0 / np.arange(1, len(vocab) + 1)
+    zipf /= zipf.sum()
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+
+    def fake(n: int) -> Features:
+        vectors = rng.normal(size=(2, 384)).astype(np.float32)
+        picks = rng.choice(len(vocab), size=60, p=zipf)
+        return Features(
+            text_hash=f"{n:064x}",
+            shingle_count=300,
+            signature=tuple(int(v) for v in rng.integers(0, 2**63, size=settings.num_perm)),
+            embedding=pack(*(v / np.linalg.norm(v) for v in vectors)),
+            event={vocab[i]: float(2.0 + (i % 50) / 10) for i in picks},
+            published=now + timedelta(minutes=n),
+        )
+
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            engine = create_engine(f"sqlite:///{folder}/bench.db")
+            SQLModel.metadata.create_all(engine, tables=TABLES)
+            with Session(engine) as session:
+                index = DedupIndex(session, settings)
+                adds = []
+                for n in range(size):
+                    start = time.perf_counter()
+                    index.add_features(DocRef("article", n), fake(n))
+                    adds.append(time.perf_counter() - start)
+                    if n % 5000 == 4999:
+                        session.commit()
+                session.commit()
+                matches = []
+                for n in range(200):
+                    probe = fake(size + n)
+                    start = time.perf_counter()
+                    index.match_features(probe)
+                    matches.append(time.perf_counter() - start)
+            engine.dispose()
+        print(
+            f"index of {size:>7} docs: match median {1000 * np.median(matches):.2f} ms "
+            f"(p90 {1000 * np.percentile(matches, 90):.2f}), "
+            f"add median {1000 * np.median(adds[-1000:]):.2f} ms, embedding not included"
+        )
+
+
 def main(argv: list[str]) -> int:
     settings = DedupSettings()
+    if "--bench" in argv:
+        run_bench(settings, [int(a) for a in argv[argv.index("--bench") + 1 :]] or [20_000])
+        return 0
     args = [a for a in argv[1:] if not a.startswith("--")]
     default = ROOT.parent / "shared" / "eval"
     eval_dir = Path(args[0] if args else os.environ.get("MONITOR_EVAL_DIR", default))

@@ -1,4 +1,4 @@
-"""`DedupIndex` on a real SQLite file: retrieval through the tables, then scoring."""
+"""`DedupIndex` on a real SQLite file and a real PostgreSQL database: retrieval through the tables, then scoring."""
 
 from __future__ import annotations
 
@@ -17,9 +17,15 @@ from monitor.dedup.tables import DF_TABLE, DOC_TABLE, TABLES, TERM_TABLE
 WHEN = datetime(2025, 3, 17, 9, tzinfo=UTC)
 
 
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture()
-def session(tmp_path: Path) -> Iterator[Session]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'dedup.db'}")
+def session(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Session]:
+    url = f"sqlite:///{tmp_path / 'dedup.db'}"
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database()
+    engine = create_engine(url)
     SQLModel.metadata.create_all(engine, tables=TABLES)
     with Session(engine) as session:
         yield session

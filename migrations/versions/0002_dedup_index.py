@@ -1,5 +1,6 @@
 """Dedup index: fingerprints of every indexed article / seed section (with its lead
-embedding), rare-term postings, MinHash LSH band keys and event-term document frequencies. No foreign keys: the index can be dropped and rebuilt.
+embedding), rare-term postings, MinHash LSH band keys and event-term document frequencies.
+No foreign keys: the index can be dropped and rebuilt.
 
 Revision ID: 0002_dedup_index
 Revises: 0001_initial

@@ -1,4 +1,5 @@
-"""Story-level dedup: exact text, near copies (MinHash), same story (rare-term index).
+"""Story-level dedup: exact text, near copies (MinHash), same story (lead embeddings and
+rare names and numbers).
 
 The names are loaded on first use: `monitor.config` needs only `DedupSettings`, and
 commands such as `status` should not pay for the matching libraries.

@@ -13,12 +13,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import CompoundSelect, bindparam, delete, select, union_all, update
 from sqlmodel import Session
 
+from monitor.dedup.embed import unpack
 from monitor.dedup.features import Features, band_keys, extract_features
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import (
@@ -27,7 +29,6 @@ from monitor.dedup.score import (
     compare_features,
     containment,
     days_apart,
-    lead_similarity,
 )
 from monitor.dedup.settings import DedupSettings
 from monitor.dedup.tables import (
@@ -135,16 +136,14 @@ class DedupIndex:
             query = select(_BAND.c.doc_id).where(_BAND.c.band_key.in_(keys)).limit(limit)
             for doc_id in self.session.execute(query).scalars():
                 votes[doc_id] += 1000  # a shared band outranks any term overlap
-        # Only terms some indexed document uses can have postings.
+        # Only terms some indexed document uses can have postings; each posting list is
+        # read newest first and cut at `max_postings`, in one statement.
         used = {t: w for t, w in features.event.items() if corpus.df.get(t, 0) > 0}
-        for term in _rarest(corpus.weigh(used), self.settings.query_terms):
-            query = (
-                select(_TERM.c.doc_id)
-                .where(_TERM.c.term == term)
-                .order_by(_TERM.c.doc_id.desc())
-                .limit(limit)
-            )
-            for doc_id in self.session.execute(query).scalars():
+        terms = _rarest(corpus.weigh(used), self.settings.query_terms)
+        if terms:
+            params = {f"t{n}": term for n, term in enumerate(terms)}
+            postings = self.session.execute(_postings(len(terms), limit), params)
+            for doc_id in postings.scalars():
                 votes[doc_id] += 1
         chosen = [doc_id for doc_id, _ in votes.most_common(self.settings.max_candidates)]
         if not chosen:
@@ -155,15 +154,21 @@ class DedupIndex:
         """Candidates in the time window that could reach a verdict: a near copy, or
         embeddings close enough that shared names and numbers could still tip the score."""
         s = self.settings
+        rows = [r for r in rows if _within(features.published, r.published, s.window_days)]
+        same_size = [r for r in rows if len(r.embedding) == len(features.embedding)]
+        if not same_size or not features.embedding:
+            return []
+        # One matrix product for all candidates: (n, 2, dim) against (2, dim).
+        mine = np.stack(unpack(features.embedding, 2))
+        packed = np.frombuffer(b"".join(r.embedding for r in same_size), dtype=np.int8)
+        theirs = packed.astype(np.float32).reshape(len(same_size), 2, -1)
+        theirs = theirs / (np.linalg.norm(theirs, axis=2, keepdims=True) + 1e-12)
+        cosines = np.einsum("nkd,kd->nk", theirs, mine)
+        bound = s.weight_lead * cosines[:, 0] + s.weight_head * cosines[:, 1]
+        bound += max(0.0, s.weight_event)
         kept = []
-        for row in rows:
-            apart = days_apart(features.published, row.published)
-            if apart is not None and apart > s.window_days:
-                continue
-            other = Features(row.text_hash, row.shingle_count, (), row.embedding, {})
-            lead, head = lead_similarity(features, other)
-            bound = s.weight_lead * lead + s.weight_head * head + max(0.0, s.weight_event)
-            if bound >= s.same_story_threshold or row.text_hash == features.text_hash:
+        for row, limit in zip(same_size, bound, strict=True):
+            if limit >= s.same_story_threshold:
                 kept.append(row)
                 continue
             signature = tuple(int(v) for v in np.frombuffer(row.signature, dtype=np.uint64))
@@ -228,6 +233,25 @@ class DedupIndex:
             self.session.execute(_DF.insert(), missing)
         if step < 0 and existing:
             self.session.execute(delete(_DF).where(_DF.c.term.in_(existing), _DF.c.df <= 0))
+
+
+@lru_cache(maxsize=64)
+def _postings(count: int, limit: int) -> CompoundSelect[tuple[int]]:
+    """Newest `limit` postings of each of `count` terms (bound as t0, t1, ...), built once."""
+    lists = [
+        select(_TERM.c.doc_id)
+        .where(_TERM.c.term == bindparam(f"t{n}"))
+        .order_by(_TERM.c.doc_id.desc())
+        .limit(limit)
+        .subquery()
+        for n in range(count)
+    ]
+    return union_all(*(select(sub.c.doc_id) for sub in lists))
+
+
+def _within(a: datetime | None, b: datetime | None, window: float) -> bool:
+    apart = days_apart(a, b)
+    return apart is None or apart <= window
 
 
 def _rarest(weights: dict[str, float], limit: int) -> list[str]:
