@@ -37,6 +37,16 @@ def test_shipped_config_has_search_and_site_feeds() -> None:
     assert all(f.url.startswith("https://") for f in settings.feeds)
 
 
+def test_shipped_config_repeats_the_tuned_defaults() -> None:
+    """config.toml documents every dedup and tagging knob with the value the code uses."""
+    from monitor.dedup import DedupSettings
+    from monitor.tagger import TaggingSettings
+
+    settings = load_settings(ROOT / "config.toml", env={})
+    assert settings.dedup == DedupSettings()
+    assert settings.tagging == TaggingSettings()
+
+
 def test_environment_overrides(tmp_path: Path) -> None:
     env = {
         "MONITOR_DATABASE_URL": "sqlite:////tmp/other.db",
