@@ -56,6 +56,11 @@ def search(
         click.echo(f"        {r['snippet']}")
 
 
+def _short_time(value: str | None) -> str:
+    """`2025-03-04 09:00` in UTC for the table (the JSON keeps full ISO 8601)."""
+    return value[:16].replace("T", " ") if value else "-"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable (see SPEC.md).")
 @click.pass_obj
@@ -74,15 +79,20 @@ def status(app: AppContext, as_json: bool) -> None:
         f"last digest: {digest['date'] + ' ' + digest['state'] if digest else 'none'}"
     )
     table = Table("feed", "state", "entries", "last success", "next check", "last error")
+    for column, (low, high) in zip(
+        table.columns, ((8, 24), (10, 11), (7, 7), (16, 16), (16, 16), (10, 50)), strict=True
+    ):
+        column.no_wrap, column.overflow = True, "ellipsis"
+        column.min_width, column.max_width = low, high
     for f in report["feeds"]:
-        state = f["state"] + (f" ×{f['consecutive_failures']}" if f["consecutive_failures"] else "")
+        state = f["state"] + (f" x{f['consecutive_failures']}" if f["consecutive_failures"] else "")
         table.add_row(
             f["name"],
             state,
             str(f["entries"]),
-            (f["last_success"] or "-")[:16],
-            (f["next_check"] or "-")[:16],
-            (f["last_error"] or "")[:60],
+            _short_time(f["last_success"]),
+            _short_time(f["next_check"]),
+            f["last_error"] or "",
         )
     console.print(table)
 
