@@ -78,6 +78,13 @@ def status(app: AppContext, as_json: bool) -> None:
         f"seeds: {report['seeds']} ({report['seed_sections']} sections)   "
         f"last digest: {digest['date'] + ' ' + digest['state'] if digest else 'none'}"
     )
+    if not sys.stdout.isatty():  # under cron or in a pipe: one plain line per feed, nothing cut
+        for f in report["feeds"]:
+            click.echo(
+                f"{f['name']}\t{f['state']}\t{f['entries']}\t{f['consecutive_failures']}\t"
+                f"{f['last_success'] or '-'}\t{f['next_check'] or '-'}\t{f['last_error'] or ''}"
+            )
+        return
     table = Table("feed", "state", "entries", "last success", "next check", "last error")
     for column, (low, high) in zip(
         table.columns, ((8, 24), (10, 11), (7, 7), (16, 16), (16, 16), (10, 50)), strict=True
