@@ -181,10 +181,12 @@ def minhash(items: set[bytes], num_perm: int) -> tuple[int, ...]:
 
 def band_keys(signature: tuple[int, ...], rows: int) -> list[int]:
     """LSH band keys as signed 64-bit integers (a portable BIGINT column)."""
+    data = np.asarray(signature, dtype=np.uint64).tobytes()
+    width = rows * 8  # bytes per band
     keys = []
     for band in range(len(signature) // rows):
-        chunk = np.asarray(signature[band * rows : (band + 1) * rows], dtype=np.uint64)
-        digest = hashlib.blake2b(band.to_bytes(2, "big") + chunk.tobytes(), digest_size=8)
+        chunk = data[band * width : (band + 1) * width]
+        digest = hashlib.blake2b(band.to_bytes(2, "big") + chunk, digest_size=8)
         keys.append(int.from_bytes(digest.digest(), "big", signed=True))
     return keys
 

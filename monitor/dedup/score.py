@@ -60,10 +60,14 @@ def containment(a: Features, b: Features) -> float:
     if not a.shingle_count or not b.shingle_count or len(a.signature) != len(b.signature):
         return 0.0
     same = sum(x == y for x, y in zip(a.signature, b.signature, strict=True))
-    jaccard = same / len(a.signature)
-    # |A ∩ B| = J (|A| + |B|) / (1 + J); divided by the smaller set.
-    inter = jaccard * (a.shingle_count + b.shingle_count) / (1.0 + jaccard)
-    return min(1.0, inter / min(a.shingle_count, b.shingle_count))
+    return shared_share(same / len(a.signature), a.shingle_count, b.shingle_count)
+
+
+def shared_share(jaccard: float, a_count: int, b_count: int) -> float:
+    """Share of the smaller of two shingle sets (of these sizes) in the other, from their
+    Jaccard resemblance: |A ∩ B| = J (|A| + |B|) / (1 + J)."""
+    inter = jaccard * (a_count + b_count) / (1.0 + jaccard)
+    return min(1.0, inter / min(a_count, b_count))
 
 
 def days_apart(a: datetime | None, b: datetime | None) -> float | None:
