@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from datasketch import MinHash
 
 from monitor.dedup.embed import load_embedder, pack
 from monitor.dedup.rarity import general_rarity
@@ -173,6 +172,8 @@ def shingles(words: list[str], size: int) -> set[bytes]:
 
 
 def minhash(items: set[bytes], num_perm: int) -> tuple[int, ...]:
+    from datasketch import MinHash  # imported here: the polling process never hashes
+
     sketch = MinHash(num_perm=num_perm, seed=_MINHASH_SEED)
     if items:
         sketch.update_batch(sorted(items))
