@@ -13,22 +13,22 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from monitor import schedule
 from monitor.dedup import DedupIndex
 from monitor.errors import FetchError, MonitorError, NotAFeedError
-from monitor.feeds import FeedEntry, ParsedFeed, parse_feed
-from monitor.fetch import FEED_ACCEPT, Fetcher, Response
+from monitor.feeds import FeedEntry
+from monitor.feedstate import mark_failure, mark_success
+from monitor.fetch import Fetcher, Response
 from monitor.models import Feed, utcnow
+from monitor.polljobs import FeedJob, PageJob, PollStats, Reporter, fetch_feed
 from monitor.process import ArticleWorker, Prepared, init_worker, prepare_in_worker
 from monitor.settings import FeedConfig
 from monitor.store import (
@@ -36,6 +36,7 @@ from monitor.store import (
     article_by_url,
     known_guids,
     log_fetch,
+    prune_fetch_log,
     save_article,
     save_entry,
     sync_feeds,
@@ -43,64 +44,7 @@ from monitor.store import (
 from monitor.urls import canonical_url, is_http_url
 
 log = logging.getLogger("monitor.poll")
-
-
-@dataclass
-class PollStats:
-    feeds: int = 0
-    failed: int = 0
-    not_modified: int = 0
-    new_entries: int = 0
-    articles: int = 0
-    duplicates: int = 0
-
-
-@dataclass
-class _FeedJob:
-    id: int
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    allow_private: bool
-    interval: float | None
-    pending: int = 0
-    response: Response | None = None
-    parsed: ParsedFeed | None = None
-
-
-@dataclass
-class _PageJob:
-    feed: _FeedJob
-    entry: FeedEntry
-    url: str
-    canonical: str
-    waiting: list[tuple[_FeedJob, FeedEntry]] = field(default_factory=list)
-
-
-Reporter = Callable[[str, dict[str, Any]], None]
-
-
-def _fetch_feed(
-    fetcher: Fetcher, job: _FeedJob, processes: Executor | None
-) -> tuple[Response, ParsedFeed | None]:
-    """Fetch a feed on a fetch thread; parse it on a worker process when there are some
-    (parsing is CPU work: on a thread it would hold the GIL that the writer needs)."""
-    resp = fetcher.get(
-        job.url,
-        etag=job.etag,
-        last_modified=job.last_modified,
-        allow_private=job.allow_private,
-        accept=FEED_ACCEPT,
-    )
-    if resp.not_modified:
-        return resp, None
-    if processes is not None:
-        try:
-            return resp, processes.submit(parse_feed, resp.content, dict(resp.headers)).result()
-        except BrokenProcessPool:
-            pass  # the pool is being rebuilt or shut down: parse here instead
-    return resp, parse_feed(resp.content, resp.headers)
+FETCH_LOG_DAYS = 30  # the fetch log is for debugging recent failures, not an archive
 
 
 class Poller:
@@ -150,7 +94,7 @@ class Poller:
 
     def due_jobs(
         self, session: Session, names: Sequence[str] | None, everything: bool
-    ) -> list[_FeedJob]:
+    ) -> list[FeedJob]:
         configs = {f.name: f for f in self.settings.feeds}
         rows = sync_feeds(session, self.settings.feeds)
         # Held for the cycle: the session's identity map is weak, and a feed row that
@@ -174,7 +118,7 @@ class Poller:
             cfg: FeedConfig = configs[row.name]
             assert row.id is not None
             jobs.append(
-                _FeedJob(
+                FeedJob(
                     row.id,
                     row.name,
                     row.url,
@@ -197,10 +141,10 @@ class Poller:
             index = DedupIndex(session, self.settings.dedup)
             pending: dict[Future[Any], tuple[str, Any]] = {}
             for job in jobs:
-                fut = self.threads.submit(_fetch_feed, self.fetcher, job, self.processes)
+                fut = self.threads.submit(fetch_feed, self.fetcher, job, self.processes)
                 pending[fut] = ("feed", job)
-            inflight: dict[str, _PageJob] = {}
-            self._queue: deque[_PageJob] = deque()
+            inflight: dict[str, PageJob] = {}
+            self._queue: deque[PageJob] = deque()
             self._active = 0
             self._uncommitted, self._last_commit = 0, time.monotonic()
             while pending and not self.stop.is_set():
@@ -220,6 +164,7 @@ class Poller:
                 self._fill(pending)
             for fut in pending:
                 fut.cancel()
+            prune_fetch_log(session, utcnow() - timedelta(days=FETCH_LOG_DAYS))
             session.commit()
         self.report("done", {"stats": stats})
         return stats
@@ -227,10 +172,10 @@ class Poller:
     def _on_feed(
         self,
         session: Session,
-        job: _FeedJob,
+        job: FeedJob,
         fut: Future[Any],
         pending: dict[Future[Any], tuple[str, Any]],
-        inflight: dict[str, _PageJob],
+        inflight: dict[str, PageJob],
         index: DedupIndex,
         stats: PollStats,
     ) -> None:
@@ -271,10 +216,10 @@ class Poller:
     def _schedule_entry(
         self,
         session: Session,
-        job: _FeedJob,
+        job: FeedJob,
         entry: FeedEntry,
         pending: dict[Future[Any], tuple[str, Any]],
-        inflight: dict[str, _PageJob],
+        inflight: dict[str, PageJob],
         index: DedupIndex,
         stats: PollStats,
     ) -> None:
@@ -295,7 +240,7 @@ class Poller:
             inflight[canonical].waiting.append((job, entry))
             job.pending += 1
             return
-        page = _PageJob(job, entry, entry.link, canonical)
+        page = PageJob(job, entry, entry.link, canonical)
         inflight[canonical] = page
         job.pending += 1
         self._queue.append(page)
@@ -318,7 +263,7 @@ class Poller:
     def _on_page(
         self,
         session: Session,
-        page: _PageJob,
+        page: PageJob,
         fut: Future[Any],
         pending: dict[Future[Any], tuple[str, Any]],
         index: DedupIndex,
@@ -351,7 +296,7 @@ class Poller:
     def _on_extracted(
         self,
         session: Session,
-        page: _PageJob,
+        page: PageJob,
         fut: Future[Any],
         index: DedupIndex,
         stats: PollStats,
@@ -369,7 +314,7 @@ class Poller:
     def _finish_page(
         self,
         session: Session,
-        page: _PageJob,
+        page: PageJob,
         prepared: Prepared,
         index: DedupIndex,
         stats: PollStats,
@@ -389,7 +334,7 @@ class Poller:
     def _store(
         self,
         session: Session,
-        job: _FeedJob,
+        job: FeedJob,
         entry: FeedEntry,
         prepared: Prepared,
         index: DedupIndex,
@@ -419,28 +364,9 @@ class Poller:
 
     # -- feed state --------------------------------------------------------------------
 
-    def _feed_ok(self, session: Session, job: _FeedJob, feed: Feed, now: datetime) -> None:
+    def _feed_ok(self, session: Session, job: FeedJob, feed: Feed, now: datetime) -> None:
         cfg = self.settings.schedule
-        resp = job.response
-        if resp is not None and not resp.not_modified:
-            feed.etag = resp.headers.get("etag")
-            feed.last_modified = resp.headers.get("last-modified")
-        published = [e.published for e in job.parsed.entries] if job.parsed else []
-        interval = (
-            schedule.adaptive_interval(cfg, published, now, job.interval)
-            if job.parsed
-            else (feed.interval_minutes or job.interval or cfg.interval_minutes)
-        )
-        asked = schedule.asked_minutes(
-            resp.headers if resp else {}, job.parsed.ttl_minutes if job.parsed else None, now
-        )
-        feed.interval_minutes = interval
-        feed.next_check = schedule.next_after_success(cfg, now, interval, asked)
-        feed.last_success = now
-        feed.last_error = None
-        feed.failing_since = None
-        feed.consecutive_failures = 0
-        feed.failure_score = 0.0
+        mark_success(feed, cfg, now, job.response, job.parsed, job.interval)
         self._commit_soon(session)
 
     def _commit_soon(self, session: Session) -> None:
@@ -457,18 +383,8 @@ class Poller:
         self, session: Session, feed: Feed, exc: MonitorError, now: datetime, stats: PollStats
     ) -> None:
         stats.failed += 1
-        hard = isinstance(exc, NotAFeedError) or (isinstance(exc, FetchError) and exc.hard)
-        message = exc.message if isinstance(exc, FetchError) else str(exc)
-        retry = exc.retry_after if isinstance(exc, FetchError) else None
+        message = mark_failure(feed, self.settings.schedule, now, exc)
         status = exc.status if isinstance(exc, FetchError) else None
-        feed.last_error = message[:1000]
-        feed.last_error_at = now
-        feed.failing_since = feed.failing_since or now
-        feed.consecutive_failures += 1
-        feed.failure_score += schedule.HARD_FAILURE if hard else schedule.SOFT_FAILURE
-        feed.next_check = schedule.next_after_failure(
-            self.settings.schedule, now, feed.failure_score, feed.consecutive_failures, retry
-        )
         log_fetch(session, feed.id, feed.url, status, 0, 0.0, message[:1000])
         self._commit_soon(session)
         log.warning(
@@ -479,7 +395,3 @@ class Poller:
             feed.next_check.isoformat() if feed.next_check else None,
         )
         self.report("feed", {"name": feed.name, "error": message})
-
-
-def prune_before(now: datetime, days: int = 30) -> datetime:
-    return now - timedelta(days=days)

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Db, Site, serve_world, write_config
+from fixtures.feeds import ARTICLES
+from support import Db, Site, article_html, serve_world, write_config
 
 from monitor.errors import NotAFeedError
 from monitor.extract import extract_article
@@ -173,6 +174,10 @@ def test_one_row_per_dedup_key(site: Site, workdir: Path, db: Db, run_cli) -> No
         item("b-bridge", f"{base}/news/harbour-bridge/", "Bridge again"),
         item(None, None, "Neither GUID nor link"),  # content-only: its own feed's item
     ]
+    title, paragraphs = ARTICLES["/news/harbour-bridge"]
+    site.server.expect_request("/news/harbour-bridge/").respond_with_data(
+        article_html(title, paragraphs), content_type="text/html; charset=utf-8"
+    )
     for path, items in (("/first.xml", first), ("/second.xml", second)):
         site.server.expect_request(path).respond_with_data(
             f'<rss version="2.0"><channel><title>{path}</title>{"".join(items)}</channel></rss>',
@@ -191,7 +196,9 @@ def test_one_row_per_dedup_key(site: Site, workdir: Path, db: Db, run_cli) -> No
     )
     assert len(articles) == 5  # + one content-only article per feed
     assert len(entries) == len(set(entries)) == 7  # first: 4 distinct items, second: 3
-    assert sorted(p.path for p in pages) == [
+    # Each page once; which spelling of the bridge URL is fetched depends on which feed
+    # answers first (both canonicalise to the same key).
+    assert sorted(p.path.rstrip("/") for p in pages) == [
         "/news/bike-lanes",
         "/news/harbour-bridge",
         "/news/library",
