@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run poll test check lint bench eval clean
+.PHONY: install run poll test test-deps check lint bench eval clean
 
 install: $(STAMP)
 
@@ -22,7 +22,17 @@ poll: install  ## one polling cycle over every feed (cron mode, ignoring schedul
 	$(BIN)/monitor init
 	$(BIN)/monitor poll --all
 
-test: install
+# The tests start their own PostgreSQL, Redis and TLS servers from Debian packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
+	    || ! command -v openssl >/dev/null; then \
+	  echo "installing the test servers: postgresql redis-server openssl (apt)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends postgresql redis-server openssl >/dev/null; \
+	fi
+
+test: install test-deps
 	$(BIN)/pytest
 
 lint: install

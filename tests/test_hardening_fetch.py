@@ -324,7 +324,7 @@ def tls_server(tmp_path: Path) -> Iterator[HTTPServer]:
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"openssl cannot make a test certificate: {exc}")
+        pytest.fail(f"openssl (Debian package openssl) must make a test certificate: {exc}")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
