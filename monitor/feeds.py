@@ -116,6 +116,10 @@ def parse_feed(content: bytes, headers: Mapping[str, str] | None = None) -> Pars
         reason = parsed.get("bozo_exception")
         what = "an HTML page" if b"<html" in content[:2048].lower() else "not a feed"
         raise NotAFeedError(f"{what}: no RSS/Atom/RDF root" + (f" ({reason})" if reason else ""))
+    if not entries_raw:
+        # feedparser accepts a bare channel, but a feed URL that yields nothing to read is
+        # almost always a moved or broken feed: record it, so the user sees it in `status`.
+        raise NotAFeedError(f"not a feed: a {version or 'feed'} document with no entries")
     problem = None
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")

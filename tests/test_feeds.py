@@ -63,3 +63,9 @@ def test_charset_from_headers() -> None:
     )
     feed = parse_feed(body.encode("latin-1"), {"content-type": "text/xml; charset=iso-8859-1"})
     assert feed.title == "Café" and feed.entries[0].title == "Été"
+
+
+def test_a_feed_without_entries_is_an_error() -> None:
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
+    with pytest.raises(NotAFeedError, match="no entries"):
+        parse_feed(empty)
