@@ -119,7 +119,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str] | None = None) -> Pars
     if not entries_raw:
         # feedparser accepts a bare channel, but a feed URL that yields nothing to read is
         # almost always a moved or broken feed: record it, so the user sees it in `status`.
-        raise NotAFeedError(f"not a feed: a {version or 'feed'} document with no entries")
+        raise NotAFeedError(f"not a feed: no entries ({version or 'unknown'} document)")
     problem = None
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
