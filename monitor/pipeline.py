@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
+from monitor.config import Settings
 from monitor.dedup import DedupIndex
 from monitor.errors import FetchError, MonitorError, NotAFeedError
 from monitor.feeds import FeedEntry
@@ -41,6 +42,7 @@ from monitor.store import (
     save_entry,
     sync_feeds,
 )
+from monitor.tagger import Tagger
 from monitor.urls import canonical_url, is_http_url
 
 log = logging.getLogger("monitor.poll")
@@ -53,15 +55,14 @@ class Poller:
     def __init__(
         self,
         engine: Engine,
-        settings: Any,
-        tagger: Any,
+        settings: Settings,
+        tagger: Tagger,
         *,
         reporter: Reporter | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.tagger = tagger
         self.report: Reporter = reporter or (lambda event, data: None)
         self.stop = stop or threading.Event()
         self.fetcher = Fetcher(settings.fetch)
