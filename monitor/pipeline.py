@@ -30,7 +30,14 @@ from monitor.feedstate import mark_failure, mark_success
 from monitor.fetch import Fetcher, Response
 from monitor.models import Feed, utcnow
 from monitor.polljobs import FeedJob, PageJob, PollStats, Reporter, fetch_feed
-from monitor.process import ArticleWorker, Prepared, init_worker, prepare_in_worker
+from monitor.process import (
+    PRELOAD,
+    ArticleWorker,
+    Prepared,
+    init_worker,
+    prepare_in_worker,
+    warm_worker,
+)
 from monitor.settings import FeedConfig
 from monitor.store import (
     AlreadyStored,
@@ -78,12 +85,24 @@ class Poller:
             from multiprocessing import get_context
 
             # forkserver: never fork a process that has fetch threads running.
+            context = get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
             self.processes = ProcessPoolExecutor(
-                workers,
-                mp_context=get_context("forkserver"),
-                initializer=init_worker,
-                initargs=(self.worker,),
+                workers, mp_context=context, initializer=init_worker, initargs=(self.worker,)
             )
+            # The fork server imports the extraction libraries once (PRELOAD) and each
+            # process then loads its models; starting them blocks until the server is
+            # ready, so a thread starts them while this one fetches the feeds.
+            threading.Thread(target=self._start_workers, name="pool-start", daemon=True).start()
+
+    def _start_workers(self) -> None:
+        assert self.processes is not None
+        try:
+            for _ in range(self.workers):
+                self.processes.submit(warm_worker)
+        except Exception as exc:  # closed first, or a signal hit the fork server's start-up
+            # The pool then fails the first real task, where it is handled and reported.
+            log.debug("extraction processes not started: %r", exc)
 
     def close(self) -> None:
         self.threads.shutdown(wait=False, cancel_futures=True)
@@ -211,7 +230,7 @@ class Poller:
         if job.pending == 0:
             self._feed_ok(session, job, feed, now)
         else:
-            session.commit()
+            self._commit_soon(session)
         self.report("feed", {"name": job.name, "new": len(new)})
 
     def _schedule_entry(
@@ -348,7 +367,7 @@ class Poller:
             session.commit()
             return existing
         try:
-            article, verdict = save_article(
+            article_id, verdict = save_article(
                 session, new, index, prepared.features, prepared.tagging
             )
         except AlreadyStored as exc:  # another worker stored it since the check above
@@ -360,8 +379,7 @@ class Poller:
         if verdict.kind:
             stats.duplicates += 1
         self.report("article", {"feed": job.name, "url": new.url, "duplicate": verdict.kind})
-        assert article.id is not None
-        return article.id
+        return article_id
 
     # -- feed state --------------------------------------------------------------------
 

@@ -62,7 +62,9 @@ class ArticleWorker:
         extracted = None
         if html is not None:
             try:
-                extracted = extract_article(html, url, self.extract.mode)
+                extracted = extract_article(
+                    html, url, self.extract.mode, want_date=entry.published is None
+                )
             except Exception as exc:  # a page that crashes the extractor is skipped, not fatal
                 error = f"extraction failed: {exc!r}"
             if extracted is None and error is None:
@@ -94,6 +96,7 @@ class ArticleWorker:
 
 
 _WORKER: ArticleWorker | None = None
+_WARM_ENTRY = FeedEntry("warm", None, "Warm-up", "Loads the models once.", "", None, None)
 
 
 def _mappingproxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -109,6 +112,11 @@ def _pickle_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict
 copyreg.pickle(MappingProxyType, _pickle_mappingproxy)
 
 
+# Imported once by the pool's fork server, so that every extraction process starts with
+# them loaded (while the polling process opens the database and fetches the feeds).
+PRELOAD = ["monitor.process", "trafilatura", "htmldate", "datasketch", "wordfreq", "py3langid"]
+
+
 def init_worker(worker: ArticleWorker) -> None:
     """Process-pool initializer: keep one worker per process (the tagger is built once).
 
@@ -117,6 +125,13 @@ def init_worker(worker: ArticleWorker) -> None:
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = worker
+
+
+def warm_worker() -> None:
+    """Load what the first article would otherwise wait for (the embedding table, the
+    word frequencies): submitted once per process when the pool starts."""
+    assert _WORKER is not None, "init_worker was not called in this process"
+    _WORKER.prepare(0, _WARM_ENTRY, "https://example.com/", "https://example.com/", None, None)
 
 
 def prepare_in_worker(

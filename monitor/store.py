@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, Table, delete
+from sqlalchemy import Insert, Table, bindparam, delete, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,16 @@ from monitor.models import (
 from monitor.seeds import SeedDoc
 from monitor.settings import FeedConfig
 from monitor.tagger import Tagger, Tagging
+
+_ARTICLE: Table = Article.__table__  # type: ignore[attr-defined]
+_ARTICLE_TOPIC: Table = ArticleTopic.__table__  # type: ignore[attr-defined]
+_ENTRY: Table = Entry.__table__  # type: ignore[attr-defined]
+# Statements run per article, built once (SQLAlchemy then reuses their compiled form).
+_BY_URL = select(_ARTICLE.c.id).where(_ARTICLE.c.canonical_url == bindparam("url"))
+_NEW_ENTRY = {
+    name: dialect.insert(_ENTRY).on_conflict_do_nothing()
+    for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", pg_dialect))
+}
 
 
 class AlreadyStored(Exception):
@@ -85,7 +95,8 @@ def known_guids(session: Session, feed_id: int, guids: Sequence[str]) -> set[str
 
 
 def article_by_url(session: Session, canonical: str) -> int | None:
-    return session.exec(select(Article.id).where(Article.canonical_url == canonical)).first()
+    found = session.execute(_BY_URL, {"url": canonical}).scalar()
+    return int(found) if found is not None else None
 
 
 def save_entry(
@@ -93,7 +104,6 @@ def save_entry(
 ) -> None:
     """Remember that a feed carried this item (idempotent on feed + GUID, also when another
     process inserts the same entry at the same moment: the first one stays)."""
-    table: Table = Entry.__table__  # type: ignore[attr-defined]
     values = {
         "feed_id": feed_id,
         "guid": guid,
@@ -101,14 +111,9 @@ def save_entry(
         "article_id": article_id,
         "seen_at": utcnow(),
     }
-    session.execute(_insert_ignoring_conflicts(session, table).values(**values))
-
-
-def _insert_ignoring_conflicts(session: Session, table: Table) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both speak."""
-    if postgres.is_postgres(session.connection()):
-        return pg_dialect.insert(table).on_conflict_do_nothing()
-    return sqlite_dialect.insert(table).on_conflict_do_nothing()
+    # INSERT ... ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both speak.
+    insert = _NEW_ENTRY["postgresql" if postgres.is_postgres(session.connection()) else "sqlite"]
+    session.execute(insert, values)
 
 
 def save_article(
@@ -117,13 +122,16 @@ def save_article(
     index: DedupIndex,
     features: Features,
     tagging: Tagging,
-) -> tuple[Article, Verdict]:
+) -> tuple[int, Verdict]:
     """Match, store and index one article with its tags and entry; the caller commits.
+    Returns the new article's id and the dedup verdict.
 
     On PostgreSQL, where several workers store at once, match + insert + index run under a
     transaction-scoped lock, and an article another worker stored first (same canonical URL)
     raises AlreadyStored instead of an integrity error. SQLite runs are serialised by the
     poll lock already.
+
+    Core statements, not ORM objects: this runs once per article on the polling thread.
     """
     shared = postgres.is_postgres(session.connection())
     if shared:
@@ -132,70 +140,89 @@ def save_article(
         if existing is not None:
             raise AlreadyStored(existing)
     verdict = index.match_features(features)
-    article = Article(
-        feed_id=new.feed_id,
-        guid=new.guid,
-        url=new.url,
-        canonical_url=new.canonical_url,
-        title=new.title,
-        author=new.author,
-        published=new.published,
-        fetched=utcnow(),
-        site_name=new.site_name,
-        language=new.language,
-        summary=new.summary,
-        text=new.text,
-        text_hash=features.text_hash,
-        extraction=new.extraction,
-        status=new.status,
-        error=new.error,
-    )
-    apply_verdict(session, article, verdict)
+    values = {
+        "feed_id": new.feed_id,
+        "guid": new.guid,
+        "url": new.url,
+        "canonical_url": new.canonical_url,
+        "title": new.title,
+        "author": new.author,
+        "published": new.published,
+        "fetched": utcnow(),
+        "site_name": new.site_name,
+        "language": new.language,
+        "summary": new.summary,
+        "text": new.text,
+        "text_hash": features.text_hash,
+        "extraction": new.extraction,
+        "status": new.status,
+        "error": new.error,
+        **verdict_columns(session, verdict),
+    }
+    insert = _ARTICLE.insert().values(**values)
     if shared:
         try:
             with session.begin_nested():  # a failed insert must not end the transaction
-                session.add(article)
-                session.flush()
+                article_id = _inserted_id(session, insert)
         except IntegrityError:
             existing = article_by_url(session, new.canonical_url)
             if existing is None:
                 raise
             raise AlreadyStored(existing) from None
     else:
-        session.add(article)
-        session.flush()
-    assert article.id is not None
-    if article.story_id is None:
-        article.story_id = article.id
-    index.add_features(DocRef("article", article.id), features)
-    save_topics(session, article.id, tagging)
-    save_entry(session, new.feed_id, new.guid, new.url, article.id)
-    return article, verdict
+        article_id = _inserted_id(session, insert)
+    if values["story_id"] is None:  # an original story: the cluster is named after it
+        session.execute(
+            update(_ARTICLE).where(_ARTICLE.c.id == article_id).values(story_id=article_id)
+        )
+    index.add_features(DocRef("article", article_id), features)
+    save_topics(session, article_id, tagging)
+    save_entry(session, new.feed_id, new.guid, new.url, article_id)
+    return article_id, verdict
 
 
-def apply_verdict(session: Session, article: Article, verdict: Verdict) -> None:
-    """Link a duplicate to its original; the story id is the cluster's first article."""
-    article.duplicate_kind = verdict.kind
-    article.duplicate_score = round(verdict.score, 4) if verdict.kind else None
-    article.duplicate_of_id = None
-    article.duplicate_of_section_id = None
+def _inserted_id(session: Session, insert: Insert) -> int:
+    key = session.connection().execute(insert).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def verdict_columns(session: Session, verdict: Verdict) -> dict[str, object]:
+    """The duplicate columns of an article with this verdict: a duplicate links to its
+    original, and its story id is the cluster's (the first article's) id."""
+    columns: dict[str, object] = {
+        "duplicate_kind": verdict.kind,
+        "duplicate_score": round(verdict.score, 4) if verdict.kind else None,
+        "duplicate_of_id": None,
+        "duplicate_of_section_id": None,
+        "story_id": None,
+    }
     if verdict.kind is None or verdict.of is None:
-        return
+        return columns
     if verdict.of.kind == "section":
-        article.duplicate_of_section_id = verdict.of.id
+        columns["duplicate_of_section_id"] = verdict.of.id
     else:
-        article.duplicate_of_id = verdict.of.id
-        original = session.get(Article, verdict.of.id)
-        article.story_id = original.story_id if original and original.story_id else verdict.of.id
+        columns["duplicate_of_id"] = verdict.of.id
+        story = session.execute(
+            select(_ARTICLE.c.story_id).where(_ARTICLE.c.id == verdict.of.id)
+        ).scalar()
+        columns["story_id"] = story or verdict.of.id
+    return columns
 
 
 def save_topics(session: Session, article_id: int, tagging: Tagging) -> None:
-    session.execute(delete(ArticleTopic).where(col(ArticleTopic.article_id) == article_id))
-    for topic in tagging.topics:
-        session.add(
-            ArticleTopic(
-                article_id=article_id, topic=topic, score=round(tagging.scores.get(topic, 0.0), 4)
-            )
+    session.execute(delete(_ARTICLE_TOPIC).where(_ARTICLE_TOPIC.c.article_id == article_id))
+    if tagging.topics:
+        session.execute(
+            _ARTICLE_TOPIC.insert(),
+            [
+                {
+                    "article_id": article_id,
+                    "topic": topic,
+                    "score": round(tagging.scores.get(topic, 0.0), 4),
+                }
+                for topic in tagging.topics
+            ],
         )
 
 

@@ -195,7 +195,7 @@ def test_two_copies_at_the_same_moment_make_one_original(workdir: Path, database
         with Session(engine, expire_on_commit=False) as session:
             barrier.wait()
             try:
-                _article, verdict = save_article(
+                _article_id, verdict = save_article(
                     session,
                     new,
                     DedupIndex(session, DedupSettings()),

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from monitor.dedup.settings import DedupSettings
 # Words and numbers; inner dots, dashes and apostrophes stay so that "4.5", "u.s" and
 # "x1" are one token each.
 _TOKEN = re.compile(r"[^\W_](?:[\w.'\-]*[^\W_])?")
+_DIGIT = re.compile(r"\d")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 _SENTENCE_ENDS = '.!?:;"'
 _MINHASH_SEED = 1  # fixed: signatures are stored and compared across runs
@@ -47,8 +49,7 @@ _NAME_RARITY = 1.5
 _LONGEST = 60
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: an article has thousands of them
     word: str  # lower-cased
     capital: bool  # capitalised in the text, not at the start of a sentence
 
@@ -96,7 +97,7 @@ def tokenize(text: str) -> list[str]:
 
 
 def _has_digit(word: str) -> bool:
-    return any(ch.isdigit() for ch in word)
+    return _DIGIT.search(word) is not None
 
 
 def _is_key(token: Token) -> bool:
