@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote_plus, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.dedup.settings import DedupSettings
+from monitor.dedup.settings import DedupSettings, tuned_for
 from monitor.errors import ConfigError
 from monitor.settings import (
     DigestSettings,
@@ -126,6 +126,13 @@ def build_section(cls: type[T], table: Any, path: str, prefix: str) -> T:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(path, prefix, str(exc)) from exc
+
+
+def _dedup_table(table: Any) -> Any:
+    """The [dedup] table over the settings tuned for its embedder (the user's keys win)."""
+    if not isinstance(table, dict):
+        return table
+    return {**tuned_for(table.get("embedder")), **table}
 
 
 def _search_feeds(table: Any, path: str) -> list[FeedConfig]:
@@ -298,7 +305,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         extract=extract,
         schedule=schedule,
         digest=digest,
-        dedup=build_section(DedupSettings, data.get("dedup", {}), where, "dedup"),
+        dedup=build_section(DedupSettings, _dedup_table(data.get("dedup", {})), where, "dedup"),
         tagging=build_section(TaggingSettings, data.get("tagging", {}), where, "tagging"),
         queue=queue,
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, Table, bindparam, delete, update
+from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ _ARTICLE: Table = Article.__table__  # type: ignore[attr-defined]
 _ARTICLE_TOPIC: Table = ArticleTopic.__table__  # type: ignore[attr-defined]
 _ENTRY: Table = Entry.__table__  # type: ignore[attr-defined]
 # Statements run per article, built once (SQLAlchemy then reuses their compiled form).
+_NEW_ARTICLE = _ARTICLE.insert()
 _BY_URL = select(_ARTICLE.c.id).where(_ARTICLE.c.canonical_url == bindparam("url"))
 _NEW_ENTRY = {
     name: dialect.insert(_ENTRY).on_conflict_do_nothing()
@@ -159,18 +160,17 @@ def save_article(
         "error": new.error,
         **verdict_columns(session, verdict),
     }
-    insert = _ARTICLE.insert().values(**values)
     if shared:
         try:
             with session.begin_nested():  # a failed insert must not end the transaction
-                article_id = _inserted_id(session, insert)
+                article_id = _inserted_id(session, values)
         except IntegrityError:
             existing = article_by_url(session, new.canonical_url)
             if existing is None:
                 raise
             raise AlreadyStored(existing) from None
     else:
-        article_id = _inserted_id(session, insert)
+        article_id = _inserted_id(session, values)
     if values["story_id"] is None:  # an original story: the cluster is named after it
         session.execute(
             update(_ARTICLE).where(_ARTICLE.c.id == article_id).values(story_id=article_id)
@@ -181,8 +181,8 @@ def save_article(
     return article_id, verdict
 
 
-def _inserted_id(session: Session, insert: Insert) -> int:
-    key = session.connection().execute(insert).inserted_primary_key
+def _inserted_id(session: Session, values: dict[str, object]) -> int:
+    key = session.connection().execute(_NEW_ARTICLE, values).inserted_primary_key
     assert key is not None
     return int(key[0])
 

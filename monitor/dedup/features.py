@@ -202,7 +202,7 @@ def extract_features(
     # Headlines capitalise every word: only the body tells names from words.
     heading = [Token(t.word, False) for t in _tokens(title)]
     event, specifics = event_terms(heading + body, settings)
-    embedder = load_embedder(settings.model_dir, settings.model_threads)
+    embedder = load_embedder(settings.embedder, settings.model_dir, settings.model_threads)
     return Features(
         text_hash=text_hash(text if text.strip() else title),
         shingle_count=len(items),

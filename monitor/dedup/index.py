@@ -61,6 +61,7 @@ _BY_HASH = (
 _BY_REF = select(_DOC.c.id, _DOC.c.features).where(
     _DOC.c.ref_kind == bindparam("kind"), _DOC.c.ref_id == bindparam("id")
 )
+_NEW_DOC = _DOC.insert()
 _DF_OF = select(_DF.c.term, _DF.c.df).where(_DF.c.term.in_(bindparam("terms", expanding=True)))
 
 
@@ -215,16 +216,17 @@ class DedupIndex:
         signature, payload = _encode(features)
         # Core statements, not ORM objects: a document writes about 50 rows.
         inserted = self.session.connection().execute(
-            _DOC.insert().values(
-                ref_kind=ref.kind,
-                ref_id=ref.id,
-                published=features.published,
-                text_hash=features.text_hash,
-                shingle_count=features.shingle_count,
-                signature=signature,
-                embedding=features.embedding,
-                features=payload,
-            )
+            _NEW_DOC,
+            {
+                "ref_kind": ref.kind,
+                "ref_id": ref.id,
+                "published": features.published,
+                "text_hash": features.text_hash,
+                "shingle_count": features.shingle_count,
+                "signature": signature,
+                "embedding": features.embedding,
+                "features": payload,
+            },
         )
         key = inserted.inserted_primary_key
         assert key is not None

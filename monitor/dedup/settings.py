@@ -30,9 +30,16 @@ class DedupSettings:
     band_rows: int = 3
     # Words of the text after the title that make its lead (the part that is embedded).
     lead_words: int = 100
-    # Folder with model.onnx and tokenizer.json to embed with ("" = the packaged model).
+    # What embeds the leads: "minilm" (all-MiniLM-L6-v2 on onnxruntime, about 45 ms an
+    # article: cross-validated F1 0.91) or "static" (a table distilled from it, 0.3 ms an
+    # article: F1 0.88; its own tuned threshold, event weight and head, STATIC_TUNED, apply
+    # unless set here). Vectors of the two never compare: on a database in use, stored
+    # articles then match new ones as exact and near copies only.
+    embedder: str = "minilm"
+    # Folder to embed with ("" = the packaged files): model.onnx and tokenizer.json for
+    # minilm, embeddings.npy and tokenizer.json for static.
     model_dir: str = ""
-    # Threads the embedding model may use (1 leaves the other cores to extraction).
+    # Threads the minilm model may use (1 leaves the other cores to extraction).
     model_threads: int = 1
     # Rarity (7 - Zipf frequency in English) from which any word counts as an event term.
     rare_rarity: float = 3.0
@@ -51,3 +58,18 @@ class DedupSettings:
     # Candidates with a publication time further than this many days away are skipped;
     # documents without a time (the seed corpus) are always eligible.
     window_days: float = 14.0
+
+    def __post_init__(self) -> None:
+        if self.embedder not in ("minilm", "static"):
+            raise ValueError(f"embedder must be minilm or static, not {self.embedder!r}")
+
+
+# The static table reads no context: its scores sit higher for unrelated texts, and its head
+# weighs word pieces by exp(-position / head_tokens) instead of cutting after head_tokens.
+# Chosen like the defaults above (eval/eval_dedup.py --fit --set embedder=static).
+STATIC_TUNED = {"same_story_threshold": 0.57, "weight_event": 0.1, "head_tokens": 12}
+
+
+def tuned_for(embedder: object) -> dict[str, float | int]:
+    """The settings tuned for `embedder` that differ from the defaults (which suit minilm)."""
+    return dict(STATIC_TUNED) if embedder == "static" else {}
