@@ -110,15 +110,16 @@ def monitor(tmp: Path, *args: str) -> tuple[float, int]:
         *cmd,
     ]
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        wrapper, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    cpu: dict[int, float] = {}
-    while proc.poll() is None:
-        cpu.update(_descendants_cpu(proc.pid))
-        time.sleep(0.02)
-    seconds = time.perf_counter() - start
-    _out, err = proc.communicate()
+    # Output to a file, not a pipe: a pipe nobody reads until the end would fill and block.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(wrapper, env=ENV, stdout=subprocess.DEVNULL, stderr=log)
+        cpu: dict[int, float] = {}
+        while proc.poll() is None:
+            cpu.update(_descendants_cpu(proc.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        log.seek(0)
+        err = log.read()
     LAST_CPU[:] = [sum(cpu.values())]
     if proc.returncode != 0:
         raise RuntimeError(f"monitor {' '.join(args)} failed: {err[-2000:]}")

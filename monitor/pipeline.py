@@ -90,12 +90,19 @@ class Poller:
             self.processes = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=init_worker, initargs=(self.worker,)
             )
-            # The fork server imports the extraction libraries once (PRELOAD) and each
-            # process then loads its models; starting them blocks until the server is
-            # ready, so a thread starts them while this one fetches the feeds.
-            threading.Thread(target=self._start_workers, name="pool-start", daemon=True).start()
+        self._started = False
 
     def _start_workers(self) -> None:
+        """Start every extraction process and load its models, in a thread: the first feed
+        with new entries calls this, and the pages are fetched meanwhile. (The fork server
+        imports the libraries once, PRELOAD; starting a process waits for it. A cycle of
+        unchanged feeds starts nothing.)"""
+        if self.processes is None or self._started:
+            return
+        self._started = True
+        threading.Thread(target=self._warm_workers, name="pool-start", daemon=True).start()
+
+    def _warm_workers(self) -> None:
         assert self.processes is not None
         try:
             for _ in range(self.workers):
@@ -223,6 +230,8 @@ class Poller:
         entries = list(unique.values())
         known = known_guids(session, job.id, list(unique))
         new = [e for e in entries if e.guid not in known]
+        if new:
+            self._start_workers()
         stats.new_entries += len(new)
         feed.entries += len(new)
         for entry in new:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from monitor.articles import NewArticle
 from monitor.dedup import DedupSettings
 from monitor.dedup.features import Features, extract_features
 from monitor.extract import Extracted, extract_article
 from monitor.feeds import FeedEntry, plain_text
 from monitor.settings import ExtractSettings
-from monitor.store import NewArticle
 from monitor.tagger import Tagger, Tagging
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, delete, update
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitor import postgres
+from monitor.articles import NewArticle
 from monitor.dedup import DedupIndex, DocRef, Verdict
 from monitor.dedup.features import Features
 from monitor.models import (
@@ -48,26 +48,6 @@ class AlreadyStored(Exception):
     def __init__(self, article_id: int) -> None:
         super().__init__(article_id)
         self.article_id = article_id
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    """Everything known about an article before it is stored."""
-
-    feed_id: int
-    guid: str
-    url: str
-    canonical_url: str
-    title: str
-    author: str | None
-    published: datetime | None
-    site_name: str | None
-    language: str | None
-    summary: str
-    text: str
-    extraction: str
-    status: str
-    error: str | None = None
 
 
 def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:

@@ -19,11 +19,12 @@ from sqlmodel import Session, select
 from support import Db, Site, write_config
 from worlds import World, build_world, rss
 
+from monitor.articles import NewArticle
 from monitor.db import make_engine, migrate
 from monitor.dedup import DedupIndex, DedupSettings
 from monitor.dedup.features import extract_features
 from monitor.models import Article, Feed
-from monitor.store import AlreadyStored, NewArticle, save_article
+from monitor.store import AlreadyStored, save_article
 from monitor.tagger import Tagging
 
 ROOT = Path(__file__).resolve().parent.parent
