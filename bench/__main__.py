@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, a table on stdout, the figures in bench/results.json.
 
-Usage: python -m bench [SECTION ...]   (sections: e2e feeds memory scale tag digest)
+Usage: python -m bench [SECTION ...]
+  (sections: e2e feeds memory memory-static scale tag digest workers)
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def _sections() -> dict[str, Callable[[], dict[str, Any]]]:
         "e2e": pipeline.end_to_end,
         "feeds": pipeline.many_feeds,
         "memory": pipeline.memory,
+        # The extraction processes' memory with dedup.embedder = "static" (2,000 articles).
+        "memory-static": lambda: pipeline.memory(2000, embedder="static"),
     }
     try:
         from bench import scale

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
+from fixtures.feeds import rss2
 from support import Db, Site, feeds, serve_world, write_config
 from werkzeug import Request, Response
 
@@ -122,3 +124,44 @@ def test_not_a_feed_is_an_error(site: Site, workdir: Path, db: Db, run_cli) -> N
     errors = {f["name"]: f["last_error"] for f in status["feeds"]}
     assert "HTML page" in errors["html"]
     assert "empty" in errors["empty"]
+
+
+def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
+    site: Site,
+    workdir: Path,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    """Extraction processes start with the first new entry: a cron poll that finds every
+    feed unchanged (304) pays for no process start-up."""
+    from sqlmodel import Session
+
+    from monitor.cli.context import AppContext
+    from monitor.pipeline import Poller
+
+    base = site.url("").rstrip("/")
+    body = rss2(base)
+
+    def conditional(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(body, content_type="application/rss+xml", headers={"ETag": '"v1"'})
+
+    site.server.expect_request("/rss2.xml").respond_with_handler(conditional)
+    config = write_config(workdir, [("city", f"{base}/rss2.xml")])
+    config.write_text(config.read_text().replace("workers = 1", "workers = 2"), "utf-8")
+    assert run_cli("init").code == 0
+    app = AppContext(config)
+    engine = app.engine()
+    with Session(engine) as session:
+        tagger = app.tagger(session)
+    for expect_processes in (True, False):  # first cycle: new entries; second: a 304
+        poller = Poller(engine, app.settings, tagger)
+        try:
+            stats = poller.poll(everything=True)
+            assert stats.not_modified == (0 if expect_processes else 1)
+            time.sleep(0.5)  # room for a (wrong) start in the background
+            started = bool(getattr(poller.processes, "_processes", None))
+            assert started == expect_processes
+        finally:
+            poller.close()
+    app.close()
