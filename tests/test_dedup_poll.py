@@ -52,3 +52,36 @@ def test_rewrite_is_a_same_story_duplicate(
     # The story is also in the seed corpus (002, first section): it and its rewrite are both
     # the same story as something stored before them; the hockey report is new.
     assert kinds == {"/a/ernie": "same-story", "/b/ernie-free": "same-story", "/c/hockey": None}
+
+
+def test_reindex_after_changing_the_embedder(
+    site: Site,
+    workdir: Path,
+    db: Db,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    """Vectors of one embedder never compare with the other's: `monitor reindex` recomputes
+    the stored ones, so that stored articles match new ones again."""
+    base = site.url("").rstrip("/")
+    site.server.expect_request("/feed.xml").respond_with_data(
+        feed(base), content_type="application/rss+xml"
+    )
+    for path, (title, text) in PAGES.items():
+        html = article_html(title, [p for p in text.split(". ") if p])
+        site.server.expect_request(path).respond_with_data(html, content_type="text/html")
+    write_config(workdir, [("news", f"{base}/feed.xml")])
+    assert run_cli("init").code == 0
+    assert run_cli("poll", "--all").code == 0
+
+    def sizes() -> set[int]:
+        return {int(r[0]) for r in db.rows("SELECT DISTINCT length(embedding) FROM dedup_doc")}
+
+    assert sizes() == {2 * 384}  # MiniLM, the default
+    config = workdir / "config.toml"
+    config.write_text('[dedup]\nembedder = "static"\n' + config.read_text(), "utf-8")
+    result = run_cli("reindex")
+    assert result.code == 0, result.err
+    assert "reindexed 11 seed section(s) and 3 article(s)" in result.out
+    assert sizes() == {2 * 256}
+    docs = db.rows("SELECT count(*) FROM dedup_doc")[0][0]
+    assert docs == 11 + 3  # replaced, not added

@@ -27,6 +27,7 @@ COMMANDS = {
     "status": "monitor.cli.query:status",
     "seed": "monitor.cli.core:seed",
     "retag": "monitor.cli.core:retag",
+    "reindex": "monitor.cli.core:reindex",
     "feeds": "monitor.cli.feeds:feeds",
     "export": "monitor.cli.query:export",
     "worker": "monitor.cli.worker:worker",

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from monitor.cli.context import AppContext
 from monitor.cli.progress import PollProgress
 from monitor.db import migrate, session_scope
-from monitor.dedup import DedupIndex
+from monitor.dedup import DedupIndex, DocRef
 from monitor.errors import LockedError, UsageError
 from monitor.lock import poll_lock
 from monitor.models import Article, SeedSection
@@ -166,3 +166,40 @@ def retag(app: AppContext, batch_size: int) -> None:
         done += len(rows)
         last = rows[-1][0] or last
     click.echo(f"retagged {done} article(s)")
+
+
+@click.command()
+@click.option("--batch-size", default=200, show_default=True, help="Articles per commit.")
+@click.pass_obj
+def reindex(app: AppContext, batch_size: int) -> None:
+    """Recompute the dedup fingerprints of every seed section and article with the current
+    [dedup] settings: after changing `embedder` or `model_dir`, so that stored articles match
+    new ones again. Verdicts already stored are kept. Waits for the poll lock."""
+    engine = app.engine()
+    settings = app.settings
+    with poll_lock(settings.lock_file, settings.schedule.lock_timeout):
+        with session_scope(engine) as session:
+            index = DedupIndex(session, settings.dedup)
+            sections = session.exec(select(SeedSection)).all()
+            for sec in sections:
+                assert sec.id is not None
+                index.add(DocRef("section", sec.id), sec.title, sec.text, None)
+        done, last = 0, 0
+        while True:
+            with session_scope(engine) as session:
+                index = DedupIndex(session, settings.dedup)
+                rows = session.exec(
+                    select(col(Article.id), Article.title, Article.text, Article.published)
+                    .where(col(Article.id) > last)
+                    .order_by(col(Article.id))
+                    .limit(batch_size)
+                ).all()
+                for article_id, title, text, published in rows:
+                    assert article_id is not None
+                    index.add(DocRef("article", article_id), title, text, published)
+            if not rows:
+                break
+            done += len(rows)
+            last = rows[-1][0] or last
+            log.info("reindexed %d articles", done)
+    click.echo(f"reindexed {len(sections)} seed section(s) and {done} article(s)")

@@ -33,8 +33,8 @@ class DedupSettings:
     # What embeds the leads: "minilm" (all-MiniLM-L6-v2 on onnxruntime, about 45 ms an
     # article: cross-validated F1 0.91) or "static" (a table distilled from it, 0.3 ms an
     # article: F1 0.88; its own tuned threshold, event weight and head, STATIC_TUNED, apply
-    # unless set here). Vectors of the two never compare: on a database in use, stored
-    # articles then match new ones as exact and near copies only.
+    # unless set here). Vectors of the two never compare: after a change on a database in
+    # use, run `monitor reindex`.
     embedder: str = "minilm"
     # Folder to embed with ("" = the packaged files): model.onnx and tokenizer.json for
     # minilm, embeddings.npy and tokenizer.json for static.
