@@ -112,8 +112,8 @@ def _pickle_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict
 copyreg.pickle(MappingProxyType, _pickle_mappingproxy)
 
 
-# Imported once by the pool's fork server, so that every extraction process starts with
-# them loaded (while the polling process opens the database and fetches the feeds).
+# Imported once by the pool's fork server (started with the first process), so that every
+# extraction process forked from it starts with them loaded.
 PRELOAD = ["monitor.process", "trafilatura", "htmldate", "datasketch", "wordfreq", "py3langid"]
 
 

@@ -28,6 +28,18 @@ def feed(base: str) -> str:
     )
 
 
+def serve(site: Site) -> str:
+    """The feed and its three pages; returns the base URL."""
+    base = site.url("").rstrip("/")
+    site.server.expect_request("/feed.xml").respond_with_data(
+        feed(base), content_type="application/rss+xml"
+    )
+    for path, (title, text) in PAGES.items():
+        html = article_html(title, [p for p in text.split(". ") if p])
+        site.server.expect_request(path).respond_with_data(html, content_type="text/html")
+    return base
+
+
 @pytest.mark.parametrize("embedder", ["minilm", "static"])
 def test_rewrite_is_a_same_story_duplicate(
     embedder: str,
@@ -36,13 +48,7 @@ def test_rewrite_is_a_same_story_duplicate(
     db: Db,
     run_cli,  # type: ignore[no-untyped-def]
 ) -> None:
-    base = site.url("").rstrip("/")
-    site.server.expect_request("/feed.xml").respond_with_data(
-        feed(base), content_type="application/rss+xml"
-    )
-    for path, (title, text) in PAGES.items():
-        html = article_html(title, [p for p in text.split(". ") if p])
-        site.server.expect_request(path).respond_with_data(html, content_type="text/html")
+    base = serve(site)
     write_config(workdir, [("news", f"{base}/feed.xml")], f'[dedup]\nembedder = "{embedder}"\n')
     assert run_cli("init").code == 0
     result = run_cli("poll", "--all")
@@ -62,13 +68,7 @@ def test_reindex_after_changing_the_embedder(
 ) -> None:
     """Vectors of one embedder never compare with the other's: `monitor reindex` recomputes
     the stored ones, so that stored articles match new ones again."""
-    base = site.url("").rstrip("/")
-    site.server.expect_request("/feed.xml").respond_with_data(
-        feed(base), content_type="application/rss+xml"
-    )
-    for path, (title, text) in PAGES.items():
-        html = article_html(title, [p for p in text.split(". ") if p])
-        site.server.expect_request(path).respond_with_data(html, content_type="text/html")
+    base = serve(site)
     write_config(workdir, [("news", f"{base}/feed.xml")])
     assert run_cli("init").code == 0
     assert run_cli("poll", "--all").code == 0
