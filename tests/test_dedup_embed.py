@@ -30,17 +30,19 @@ def test_paraphrases_are_closer_than_unrelated_sentences() -> None:
     assert float(a @ b) > 0.7 > 0.2 > float(a @ c)
 
 
-def test_pack_keeps_cosines() -> None:
+@pytest.mark.parametrize("dims", [384, 256])  # MiniLM's and the static table's vectors
+def test_pack_keeps_cosines(dims: int) -> None:
     rng = np.random.default_rng(0)
-    x, y = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 384)).astype(np.float32))
+    x, y = (v / np.linalg.norm(v) for v in rng.normal(size=(2, dims)).astype(np.float32))
     x2, y2 = unpack(pack(x, y), 2)
-    assert len(pack(x, y)) == 768
+    assert len(pack(x, y)) == 2 * dims
     assert abs(float(x2 @ y2) - float(x @ y)) < 0.005
 
 
-def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("embedder", ["minilm", "static"])
+def test_missing_model_dir_is_a_clear_error(embedder: str, tmp_path: Path) -> None:
     with pytest.raises(EmbeddingModelError, match="not found"):
-        load_embedder("minilm", str(tmp_path / "nowhere"))
+        load_embedder(embedder, str(tmp_path / "nowhere"))
 
 
 def test_model_dir_holds_model_and_tokenizer(tmp_path: Path) -> None:

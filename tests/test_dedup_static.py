@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import monitor.dedup.embed as embed
-from monitor.dedup.embed import EmbeddingModelError, StaticEmbedder, load_embedder, pack, unpack
+from monitor.dedup.embed import EmbeddingModelError, StaticEmbedder, load_embedder
 
 MODEL = Path(embed.__file__).parent / "model"
 
@@ -46,19 +46,6 @@ def test_empty_and_foreign_script_text_give_zero_vectors() -> None:
     for text in ("", "नई दिल्ली। भारतीय अंतरिक्ष"):
         lead, head = embedder.embed(text, 12)
         assert not lead.any() and not head.any()
-
-
-def test_pack_keeps_cosines() -> None:
-    rng = np.random.default_rng(0)
-    x, y = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 256)).astype(np.float32))
-    x2, y2 = unpack(pack(x, y), 2)
-    assert len(pack(x, y)) == 512
-    assert abs(float(x2 @ y2) - float(x @ y)) < 0.005
-
-
-def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(EmbeddingModelError, match="not found"):
-        load_embedder("static", str(tmp_path / "nowhere"))
 
 
 def test_model_dir_holds_table_and_tokenizer(tmp_path: Path) -> None:
