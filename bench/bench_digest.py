@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from monitor.db import make_engine, migrate, session_scope
+from monitor.config.sections import DigestSettings
 from monitor.digest import build_digest, render_digest
-from monitor.models import Article, ArticleTopic, Feed
-from monitor.settings import DigestSettings
+from monitor.store.db import make_engine, migrate, session_scope
+from monitor.store.models import Article, ArticleTopic, Feed
 
 TOPICS = ["deepseek", "baidu", "alibaba", "tencent", "nvidia", "openai", "byd", "tesla",
           "china-ai-startups", "open-source-ai", "us-china-ai-race", "ai-investment",

@@ -33,11 +33,12 @@ import numpy as np
 
 from bench.localsite import SHARED, load_pages
 from bench.synthetic import START, YEAR, Planted, open_or_build
-from monitor.dedup import DedupSettings
+from monitor.config.dedup import DedupSettings
+from monitor.config.sections import TaggingSettings
 from monitor.dedup.features import Features, extract_features
-from monitor.seeds import split_sections
-from monitor.tagger import Tagger, TaggingSettings
-from monitor.topics import load_topics
+from monitor.extract.seeds import split_sections
+from monitor.topics.schema import load_topics
+from monitor.topics.tagger import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (100_000, 1_000_000)
@@ -240,8 +241,9 @@ def measure(db: Path, probe_file: Path, ids_file: Path) -> dict[str, Any]:
     from sqlalchemy import text
     from sqlmodel import Session
 
-    from monitor.db import make_engine
-    from monitor.dedup import DedupIndex, DocRef
+    from monitor.dedup import DocRef
+    from monitor.store.db import make_engine
+    from monitor.store.dedup_index import DedupIndex
 
     probes, features = pickle.loads(probe_file.read_bytes())
     planted_ids: list[int] = json.loads(ids_file.read_text())

@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from monitor.db import make_engine, migrate
-from monitor.dedup import DedupSettings
+from monitor.config.dedup import DedupSettings
 from monitor.dedup.features import Features, band_keys, extract_features
-from monitor.dedup.index import encode_payload
 from monitor.dedup.rarity import ZIPF_TOP, Corpus, general_rarity
+from monitor.store.db import make_engine, migrate
+from monitor.store.dedup_index import encode_payload
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "5"  # bump when the generator changes: cached databases are keyed by it

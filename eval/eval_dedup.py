@@ -28,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.dedup import DedupSettings
+from monitor.config.dedup import DedupSettings, tuned_for
 from monitor.dedup.features import Features, extract_features
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import StoryParts, compare_features, story_parts, story_score
-from monitor.dedup.settings import tuned_for
-from monitor.seeds import Section, split_sections
+from monitor.extract.seeds import Section, split_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 SAME, DIFFERENT = 1.5, 2.5  # `overall` cut-offs of the README of the eval set
@@ -223,10 +222,11 @@ def run_bench(settings: DedupSettings, sizes: list[int]) -> None:
 
     from sqlmodel import Session, SQLModel, create_engine
 
-    from monitor.dedup import DedupIndex, DocRef
+    from monitor.dedup import DocRef
     from monitor.dedup.embed import load_embedder, pack
     from monitor.dedup.features import lead_text
-    from monitor.dedup.tables import TABLES
+    from monitor.store.dedup_index import DedupIndex
+    from monitor.store.dedup_tables import TABLES
 
     embedder = load_embedder(settings.embedder, settings.model_dir, settings.model_threads)
     leads = [

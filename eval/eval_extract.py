@@ -33,7 +33,7 @@ from bench.localsite import (  # noqa: E402
     realworld_feeds,
     rewrite_links,
 )
-from monitor.extract import extract_article  # noqa: E402
+from monitor.extract.page import extract_article  # noqa: E402
 
 _WORD = re.compile(r"\w+")
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.cli import main  # noqa: E402
-from monitor.feeds import plain_text  # noqa: E402
+from monitor.feeds.parse import plain_text  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "feedparser-corpus"
 HEADER = re.compile(rb"^Header:\s*([^:\r\n]+):[ \t]*(.*?)\s*$", re.MULTILINE)

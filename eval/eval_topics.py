@@ -13,8 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from monitor.tagger import Tagger, TaggingSettings
-from monitor.topics import load_topics
+from monitor.config.sections import TaggingSettings
+from monitor.topics.schema import load_topics
+from monitor.topics.tagger import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILES = [ROOT / "tests/data/topics_dev.jsonl", ROOT / "tests/data/topics_holdout.jsonl"]

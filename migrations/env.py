@@ -7,9 +7,9 @@ import os
 from alembic import context
 from sqlmodel import SQLModel
 
-import monitor.dedup.tables  # registers the tables on SQLModel.metadata
-import monitor.models  # noqa: F401
-from monitor.db import make_engine
+import monitor.store.dedup_tables  # registers the tables on SQLModel.metadata
+import monitor.store.models  # noqa: F401
+from monitor.store.db import make_engine
 
 target_metadata = SQLModel.metadata
 

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
-from monitor.db import make_engine, migrate, session_scope
-from monitor.models import Article, ArticleTopic, Feed, SeedDocument, SeedSection
-from monitor.settings import DigestSettings
+from monitor.config.sections import DigestSettings
+from monitor.store.db import make_engine, migrate, session_scope
+from monitor.store.models import Article, ArticleTopic, Feed, SeedDocument, SeedSection
 
 ZONE = ZoneInfo("Europe/Berlin")
 DAY = date(2025, 3, 4)  # CET, UTC+1: the local day is 2025-03-03T23:00Z .. 2025-03-04T23:00Z

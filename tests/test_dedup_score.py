@@ -15,7 +15,8 @@ from dedup_samples import (
     STORY,
 )
 
-from monitor.dedup import DedupSettings, compare_texts
+from monitor.config.dedup import DedupSettings
+from monitor.dedup import compare_texts
 from monitor.dedup.features import event_terms, extract_features, normalise, tokenize
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import compare_features, story_parts

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from dedup_samples import HEALTH, POLITICS, SPORT
 
-from monitor.dedup import DedupSettings, compare_texts
-from monitor.seeds import Section, split_sections
+from monitor.config.dedup import DedupSettings
+from monitor.dedup import compare_texts
+from monitor.extract.seeds import Section, split_sections
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.digest.mailer import SMTPTarget, check_smtp, parse_smtp_url
 from monitor.digest.message import build_message, envelope, header_text, message_bytes
 from monitor.digest.render import RenderedDigest
 from monitor.errors import ConfigError, DigestError
-from monitor.mailer import SMTPTarget, check_smtp, parse_smtp_url
 from tests.digest_support import parse, parts
 
 

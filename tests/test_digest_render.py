@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from monitor.db import session_scope
 from monitor.digest import build_digest, render_digest
 from monitor.digest.clean import excerpt, safe_url, single_line
 from monitor.digest.content import DigestData
 from monitor.digest.render import RenderedDigest
+from monitor.store.db import session_scope
 from tests.digest_support import DAY, NOW, TOPICS, ZONE, digest_settings, make_db, populate
 
 GOLDEN = Path(__file__).parent / "golden"

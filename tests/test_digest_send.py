@@ -13,10 +13,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from monitor.config.sections import DigestSettings
 from monitor.digest import deliver_digest, send_daily_digest
 from monitor.errors import DigestError, UsageError
-from monitor.models import Digest
-from monitor.settings import DigestSettings
+from monitor.store.models import Digest
 from tests.digest_support import (
     DAY,
     NOW,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from monitor import sqlite
+from monitor.store import sqlite
 
 revision = "0001_initial"
 down_revision = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from monitor import postgres
+from monitor.store import postgres
 
 revision = "0003_postgres_search"
 down_revision = "0002_dedup_index"

@@ -11,8 +11,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
-from monitor.cli.context import AppContext
 from monitor.errors import MonitorError
+from monitor.run.context import AppContext
 
 # name -> "module:attribute". Commands are imported when they run, so that `monitor status`
 # does not pay for the extraction and matching libraries that `monitor poll` needs.

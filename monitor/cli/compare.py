@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from monitor.cli.context import AppContext
-from monitor.config import Settings
+from monitor.config.load import Settings
 from monitor.dedup import Verdict, compare_texts
-from monitor.documents import read_document
 from monitor.errors import UsageError
+from monitor.extract.documents import read_document
+from monitor.run.context import AppContext
 
 
 def _record(pair_id: Any, verdict: Verdict) -> dict[str, Any]:

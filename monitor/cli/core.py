@@ -9,16 +9,17 @@ from pathlib import Path
 import click
 from sqlmodel import Session, col, select
 
-from monitor.cli.context import AppContext
 from monitor.cli.progress import PollProgress
-from monitor.db import migrate, session_scope
-from monitor.dedup import DedupIndex, DocRef
+from monitor.dedup import DocRef
 from monitor.errors import LockedError, UsageError
-from monitor.lock import poll_lock
-from monitor.models import Article, SeedSection
-from monitor.pipeline import Poller
-from monitor.seeds import SEED_SUFFIXES, read_seed_file
-from monitor.store import save_section_topics, save_seed, save_topics
+from monitor.extract.seeds import SEED_SUFFIXES, read_seed_file
+from monitor.run.context import AppContext
+from monitor.run.lock import poll_lock
+from monitor.run.pipeline import Poller
+from monitor.store.db import migrate, session_scope
+from monitor.store.dedup_index import DedupIndex
+from monitor.store.models import Article, SeedSection
+from monitor.store.write import save_section_topics, save_seed, save_topics
 
 log = logging.getLogger("monitor")
 
@@ -105,11 +106,11 @@ def poll(app: AppContext, names: tuple[str, ...], everything: bool) -> None:
 def run(app: AppContext, scheduler_only: bool) -> None:
     """The daemon: poll feeds as they fall due and send the daily digest; stop with SIGTERM."""
     if scheduler_only:
-        from monitor.worker import Scheduler
+        from monitor.run.worker import Scheduler
 
         Scheduler(app).start()
         return
-    from monitor.daemon import run_daemon
+    from monitor.run.daemon import run_daemon
 
     run_daemon(app)
 

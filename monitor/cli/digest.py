@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 from sqlmodel import select
 
-from monitor.cli.context import AppContext
-from monitor.db import session_scope
 from monitor.digest import default_day, deliver_digest, load_topic_names
 from monitor.digest.message import build_message, message_bytes, new_message_id
 from monitor.digest.render import RenderedDigest
 from monitor.digest.send import SendResult, prepare_digest
 from monitor.errors import DigestError, UsageError
-from monitor.models import Digest
+from monitor.run.context import AppContext
+from monitor.store.db import session_scope
+from monitor.store.models import Digest
 
 OUT_KINDS = (".eml", ".html", ".txt")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.context import AppContext
-from monitor.config import load_settings
-from monitor.opml import feeds_toml, parse_opml, render_opml
+from monitor.config.load import load_settings
+from monitor.feeds.opml import feeds_toml, parse_opml, render_opml
+from monitor.run.context import AppContext
 
 
 @click.group()

@@ -8,12 +8,13 @@ from typing import Any
 import click
 from sqlmodel import Session
 
-from monitor.cli.context import AppContext
-from monitor.dedup import DedupIndex, Verdict
-from monitor.documents import Document, document_from_bytes, read_document
+from monitor.dedup import Verdict
 from monitor.errors import UsageError
-from monitor.queries import describe_ref
-from monitor.tagger import Tagger, Tagging
+from monitor.extract.documents import Document, document_from_bytes, read_document
+from monitor.run.context import AppContext
+from monitor.store.dedup_index import DedupIndex
+from monitor.store.queries import describe_ref
+from monitor.topics.tagger import Tagger, Tagging
 
 
 def verdict_json(session: Session, verdict: Verdict) -> dict[str, Any] | None:

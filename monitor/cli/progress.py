@@ -12,7 +12,7 @@ log = logging.getLogger("monitor.poll")
 
 
 class PollProgress:
-    """A `Reporter` for the poller (see monitor.pipeline)."""
+    """A `Reporter` for the poller (see monitor.run.pipeline)."""
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled

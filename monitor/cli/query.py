@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from monitor.cli.context import AppContext
 from monitor.errors import UsageError
-from monitor.queries import export_rows, search_articles, status_report
+from monitor.run.context import AppContext
+from monitor.store.queries import export_rows, search_articles, status_report
 
 
 def parse_since(value: str | None) -> datetime | None:

@@ -1,10 +1,10 @@
-"""`monitor worker`: processes that take feed tasks from the broker (see monitor.worker)."""
+"""`monitor worker`: processes that take feed tasks from the broker (see monitor.run.worker)."""
 
 from __future__ import annotations
 
 import click
 
-from monitor.cli.context import AppContext
+from monitor.run.context import AppContext
 
 
 @click.command()
@@ -18,6 +18,6 @@ from monitor.cli.context import AppContext
 @click.pass_obj
 def worker(app: AppContext, processes: int) -> None:
     """Poll the feeds the scheduler queues (`monitor run --scheduler-only`); stop with SIGTERM."""
-    from monitor.worker import run_workers
+    from monitor.run.worker import run_workers
 
     run_workers(app, processes)

@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from monitor.config.dedup import DedupSettings
 from monitor.dedup.embed import load_embedder, pack
 from monitor.dedup.rarity import general_rarity
-from monitor.dedup.settings import DedupSettings
 
 # Words and numbers; inner dots, dashes and apostrophes stay so that "4.5", "u.s" and
 # "x1" are one token each.

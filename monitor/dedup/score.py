@@ -8,10 +8,10 @@ from typing import Literal
 
 import numpy as np
 
+from monitor.config.dedup import DedupSettings
 from monitor.dedup.embed import unpack
 from monitor.dedup.features import Features, extract_features
 from monitor.dedup.rarity import Corpus
-from monitor.dedup.settings import DedupSettings
 
 Kind = Literal["exact", "near", "same-story"]
 _GENERAL = Corpus()

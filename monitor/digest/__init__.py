@@ -25,7 +25,7 @@ def load_topic_names(path: Path) -> dict[str, str]:
     """Topic id -> display name in schema order; empty (ids shown as they are) when the schema
     cannot be read: a digest is still worth sending without pretty names."""
     from monitor.errors import ConfigError
-    from monitor.topics import load_topics
+    from monitor.topics.schema import load_topics
 
     try:
         return {topic.id: topic.name for topic in load_topics(path).topics}

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from monitor.config.sections import DigestSettings
 from monitor.digest.clean import host_of, single_line
 from monitor.digest.content import DigestData, FailingFeed, Source, Story
-from monitor.models import Article, ArticleTopic, Feed
-from monitor.settings import DigestSettings
+from monitor.store.models import Article, ArticleTopic, Feed
 
 TEXT_HEAD = 1500  # characters of article text read for an excerpt; the full text can be huge
 MAX_CHAIN = 20  # a duplicate of a duplicate of ... resolved this deep at most

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from monitor.config.sections import DigestSettings
 from monitor.digest.clean import excerpt, host_of, safe_url, single_line
 from monitor.digest.content import DigestData, Story
-from monitor.settings import DigestSettings
 
 OTHER = "Other"
 
@@ -67,7 +67,7 @@ class RenderedDigest:
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("monitor", "templates"),
+        loader=PackageLoader("monitor.digest", "templates"),
         # Only the HTML template escapes; the text part is plain text and must stay verbatim.
         autoescape=select_autoescape(
             enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=True

@@ -40,15 +40,15 @@ from tenacity import (
     wait_exponential,
 )
 
-from monitor.db import session_scope
+from monitor.config.sections import DigestSettings
 from monitor.digest.content import DigestData
+from monitor.digest.mailer import SMTPFailure, check_smtp, send_mail
 from monitor.digest.message import build_message, envelope, message_bytes, new_message_id
 from monitor.digest.query import build_digest, day_bounds, default_day
 from monitor.digest.render import RenderedDigest, render_digest
 from monitor.errors import DigestError, UsageError
-from monitor.mailer import SMTPFailure, check_smtp, send_mail
-from monitor.models import Digest
-from monitor.settings import DigestSettings
+from monitor.store.db import session_scope
+from monitor.store.models import Digest
 
 MAX_WAIT = 3600.0  # back-off never waits longer than this between two attempts
 

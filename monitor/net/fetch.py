@@ -1,0 +1,294 @@
+"""The one outbound HTTP chokepoint: address checks, timeouts, size caps, politeness.
+
+Every request of the program goes through `Fetcher.get`. Redirects are followed by hand so
+that each hop is checked again; the body is read in chunks so the size cap applies after
+decompression and the total deadline is enforced while reading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from monitor.config.sections import FetchSettings
+from monitor.errors import FetchError
+from monitor.net.decoding import ACCEPT_ENCODING, DecodeError, decode_body
+from monitor.net.guard import AddressPolicy, check_peer, check_url, guard
+
+REDIRECTS = {301, 302, 303, 307, 308}
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str  # the final URL, after redirects
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    elapsed: float  # seconds, all hops included
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass
+class _Host:
+    semaphore: threading.Semaphore
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_start: float = 0.0
+
+
+class HostLimiter:
+    """At most `concurrency` requests in flight per host, starts spaced by `delay` seconds."""
+
+    def __init__(self, concurrency: int, delay: float) -> None:
+        self.concurrency = max(1, concurrency)
+        self.delay = max(0.0, delay)
+        self._hosts: dict[str, _Host] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        with self._lock:
+            state = self._hosts.setdefault(host, _Host(threading.Semaphore(self.concurrency)))
+        with state.semaphore:
+            with state.lock:
+                now = time.monotonic()
+                start = max(now, state.next_start)
+                state.next_start = start + self.delay
+            if start > now:
+                time.sleep(start - now)
+            yield
+
+
+class _Watch:
+    """Watches the connection of one request through httpcore's `trace` hook.
+
+    The peer address is checked the moment the TCP connection is up, before a byte of the
+    request is sent (DNS can answer differently to our check and to the connect). And the
+    socket is cut when the total deadline passes: httpx's timeouts are per read, so a
+    server dripping one byte at a time (even in the headers) would otherwise hold us forever.
+    """
+
+    def __init__(self, deadline: float, check_peer: Callable[[str | None], None]) -> None:
+        self.check_peer = check_peer
+        self.expired = False
+        self.peer_checked = False
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        if stream is None:
+            return
+        with self._lock:
+            self._streams.append(stream)
+            expired = self.expired
+        if expired:
+            self._cut()
+        if event == "connection.connect_tcp.complete":
+            addr = stream.get_extra_info("server_addr")
+            try:
+                self.check_peer(str(addr[0]) if addr else None)
+            except FetchError:
+                stream.close()
+                raise
+            self.peer_checked = True
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            streams = list(self._streams)
+        for stream in streams:
+            sock = stream.get_extra_info("socket")
+            # shutdown, not close: it wakes a recv() blocked in another thread
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class Fetcher:
+    """A shared, thread-safe HTTP client. Close it when the run ends."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self.policy = AddressPolicy(settings.allow_hosts)
+        self.limiter = HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=settings.deadline,
+        )
+        # No keep-alive: every request gets its own connection, so the address connected to
+        # is checked for each request and the deadline can cut exactly that request's socket.
+        limits = httpx.Limits(
+            max_connections=max(4, settings.concurrency * 2), max_keepalive_connections=0
+        )
+        # verify=True always: a TLS error is an error, never retried without checks.
+        self.client = httpx.Client(
+            timeout=timeout,
+            limits=limits,
+            follow_redirects=False,
+            # Set here so httpx never advertises a coding (zstd…) contentcoding cannot bound.
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            verify=True,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        allow_private: bool = False,
+        accept: str = PAGE_ACCEPT,
+    ) -> Response:
+        """GET with conditional headers; returns 200 and 304 responses, raises FetchError."""
+        start = time.monotonic()
+        deadline = start + self.settings.deadline
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            guard(current, self.policy, allow_private)
+            _, host, _ = check_url(current)
+            with self.limiter.slot(host):
+                status, resp_headers, content, location = self._one(
+                    current, host, headers, deadline, allow_private
+                )
+            if status in REDIRECTS and location:
+                current = urljoin(current, location)
+                continue
+            elapsed = time.monotonic() - start
+            if status in (200, 304) or (200 <= status < 300 and status != 204):
+                return Response(current, status, resp_headers, content, elapsed)
+            raise _status_error(current, status, resp_headers)
+        raise FetchError(
+            url, f"too many redirects (more than {self.settings.max_redirects})", hard=True
+        )
+
+    def _one(
+        self, url: str, host: str, headers: dict[str, str], deadline: float, allow_private: bool
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        def peer_ok(peer: str | None) -> None:
+            check_peer(url, host, peer, self.policy, allow_private)
+
+        watch = _Watch(deadline, peer_ok)
+        try:
+            return self._read(url, headers, deadline, watch)
+        except httpx.TimeoutException as exc:
+            if watch.expired:
+                raise self._late(url) from None
+            raise FetchError(url, f"timed out ({type(exc).__name__})") from None
+        except DecodeError as exc:
+            raise FetchError(url, f"cannot decode body: {exc}", hard=True) from None
+        except httpx.InvalidURL as exc:  # httpx parses a Location even when not following it
+            raise FetchError(
+                url, f"refused: invalid URL or redirect target ({exc})", hard=True
+            ) from None
+        except httpx.HTTPError as exc:
+            if watch.expired:
+                raise self._late(url) from None
+            if "location header" in str(exc):  # httpx's words for a Location it cannot parse
+                raise FetchError(
+                    url, f"refused: invalid redirect target ({exc})", hard=True
+                ) from None
+            hard = "CERTIFICATE" in str(exc).upper() or "SSL" in str(exc).upper()
+            raise FetchError(url, f"{type(exc).__name__}: {exc}", hard=hard) from None
+        finally:
+            watch.cancel()
+
+    def _late(self, url: str) -> FetchError:
+        return FetchError(url, f"deadline of {self.settings.deadline:g}s exceeded")
+
+    def _read(
+        self, url: str, headers: dict[str, str], deadline: float, watch: _Watch
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        cap = self.settings.max_bytes
+        with self.client.stream(
+            "GET", url, headers=headers, extensions={"trace": watch.trace}
+        ) as resp:
+            if not watch.peer_checked:  # fail closed: never use an unchecked connection
+                stream = resp.extensions.get("network_stream")
+                peer = stream.get_extra_info("server_addr") if stream is not None else None
+                watch.check_peer(str(peer[0]) if peer else None)
+            resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+            if resp.status_code >= 300:
+                return resp.status_code, resp_headers, b"", resp.headers.get("location")
+            declared = resp.headers.get("content-length", "")
+            encoding = resp_headers.get("content-encoding")
+            if declared.isdigit() and int(declared) > cap and not encoding:
+                raise FetchError(url, f"body too large: Content-Length {declared} > cap {cap}")
+            chunks: list[bytes] = []
+            size = 0
+            # Decoded here, in bounded steps: the cap counts real bytes, and a bomb stops at it.
+            for chunk in decode_body(resp.iter_raw(), encoding):
+                size += len(chunk)
+                if size > cap:
+                    raise FetchError(url, f"body too large: more than {cap} bytes")
+                if time.monotonic() > deadline:
+                    raise self._late(url)
+                chunks.append(chunk)
+            if watch.expired:  # a cut socket can look like a normal end of a body
+                raise self._late(url)
+            return resp.status_code, resp_headers, b"".join(chunks), None
+
+
+def _status_error(url: str, status: int, headers: Mapping[str, str]) -> FetchError:
+    retry = parse_retry_after(headers.get("retry-after")) if status in (429, 503) else None
+    # 4xx other than 408/429 will not fix themselves: they weigh more in the back-off.
+    hard = 400 <= status < 500 and status not in (408, 429)
+    return FetchError(url, f"HTTP {status}", hard=hard, status=status, retry_after=retry)

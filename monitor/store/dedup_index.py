@@ -1,0 +1,311 @@
+"""`DedupIndex`: candidate retrieval from the dedup tables and scoring of the candidates.
+
+Work per new document is bounded whatever the corpus size: one embedding of its lead, one
+hash lookup, one band-key lookup, one read of the document frequencies of its terms,
+`query_terms` posting-list reads of at most `max_postings` rows each (through the
+(term, doc_id) index), and at most `max_candidates` documents loaded and scored with a
+few dot products; only those the embeddings leave in play have their terms compared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal, cast
+
+import numpy as np
+from sqlalchemy import (
+    Insert,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from monitor.config.dedup import DedupSettings
+from monitor.dedup.embed import unpack
+from monitor.dedup.features import Features, band_keys, extract_features
+from monitor.dedup.rarity import Corpus
+from monitor.dedup.score import (
+    DocRef,
+    Verdict,
+    compare_features,
+    days_apart,
+    shared_share,
+)
+from monitor.store.dedup_tables import (
+    BAND_TABLE,
+    DF_TABLE,
+    DOC_TABLE,
+    TERM_TABLE,
+)
+
+_RANK = {"exact": 3, "near": 2, "same-story": 1}
+_DOC, _TERM, _BAND, _DF = DOC_TABLE, TERM_TABLE, BAND_TABLE, DF_TABLE
+_DOCS = ""  # the dedup_df row that counts the indexed documents
+_Key = tuple[str, str, datetime | None]
+# Statements used per document, built once (SQLAlchemy then reuses their compiled form).
+_BY_HASH = (
+    select(_DOC.c.ref_kind, _DOC.c.ref_id).where(_DOC.c.text_hash == bindparam("hash")).limit(1)
+)
+_BY_REF = select(_DOC.c.id, _DOC.c.features).where(
+    _DOC.c.ref_kind == bindparam("kind"), _DOC.c.ref_id == bindparam("id")
+)
+_NEW_DOC = _DOC.insert()
+_DF_OF = select(_DF.c.term, _DF.c.df).where(_DF.c.term.in_(bindparam("terms", expanding=True)))
+
+
+def encode_payload(event: dict[str, float], specifics: dict[str, tuple[str, ...]]) -> str:
+    """The `features` column of a document: its event terms and specifics."""
+    payload = {
+        "event": {k: round(v, 3) for k, v in event.items()},
+        "specifics": {k: list(v) for k, v in specifics.items()},
+    }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def _encode(features: Features) -> tuple[bytes, str]:
+    signature = np.asarray(features.signature, dtype=np.uint64).tobytes()
+    return signature, encode_payload(features.event, features.specifics)
+
+
+def _decode(row: Any) -> Features:
+    payload: dict[str, Any] = json.loads(row.features)
+    return Features(
+        text_hash=row.text_hash,
+        shingle_count=row.shingle_count,
+        signature=tuple(int(v) for v in np.frombuffer(row.signature, dtype=np.uint64)),
+        embedding=row.embedding,
+        event=payload["event"],
+        specifics={k: tuple(v) for k, v in payload["specifics"].items()},
+        published=row.published,
+    )
+
+
+def _ref(row: Any) -> DocRef:
+    return DocRef(cast(Literal["article", "section"], row.ref_kind), row.ref_id)
+
+
+class DedupIndex:
+    def __init__(self, session: Session, settings: DedupSettings) -> None:
+        self.session = session
+        self.settings = settings
+        # The pipeline matches a document, then adds it: its features are computed once.
+        self._last: tuple[_Key, Features] | None = None
+        self._known: tuple[Features, Corpus] | None = None
+
+    def features(self, title: str, text: str, published: datetime | None) -> Features:
+        key = (title, text, published)
+        if self._last is None or self._last[0] != key:
+            self._last = (key, extract_features(title, text, self.settings, published))
+        return self._last[1]
+
+    def match(self, title: str, text: str, published: datetime | None) -> Verdict:
+        """The best earlier document this one duplicates; reads only."""
+        return self.match_features(self.features(title, text, published))
+
+    def match_features(self, features: Features) -> Verdict:
+        row = self.session.execute(_BY_HASH, {"hash": features.text_hash}).first()
+        if row is not None:
+            return Verdict("exact", 1.0, ["identical text after normalisation"], _ref(row))
+        corpus = self._corpus_of(features)
+        rows = self._plausible(features, self._candidates(features, corpus))
+        candidates = [_decode(row) for row in rows]
+        # One read of the frequencies of every candidate's terms, not one per candidate.
+        if candidates:
+            corpus = self.corpus(set().union(*(c.event for c in candidates)), corpus)
+        best: Verdict | None = None
+        for row, candidate in zip(rows, candidates, strict=True):
+            verdict = compare_features(features, candidate, self.settings, corpus, (candidate,))
+            verdict.of = _ref(row)
+            rank = (_RANK.get(verdict.kind or "", 0), verdict.score)
+            if best is None or rank > (_RANK.get(best.kind or "", 0), best.score):
+                best = verdict
+        if best is None:
+            return Verdict(None, 0.0, ["no earlier document is close enough to compare"])
+        if best.kind is None:
+            best.of = None
+        return best
+
+    def _corpus_of(self, features: Features) -> Corpus:
+        """The frequencies of `features`' terms, read once for a match and the add after it
+        (any change to the counts forgets them)."""
+        if self._known is not None and self._known[0] is features:
+            return self._known[1]
+        corpus = self.corpus(features.event)
+        self._known = (features, corpus)
+        return corpus
+
+    def corpus(self, terms: Iterable[str], known: Corpus | None = None) -> Corpus:
+        """Document frequencies of `terms` (and of those `known` already holds)."""
+        df = dict(known.df) if known is not None else {}
+        wanted = [t for t in terms if t not in df]
+        if known is None:
+            wanted.append(_DOCS)
+        if wanted:
+            found = self.session.execute(_DF_OF, {"terms": wanted})
+            df.update({term: count for term, count in found})
+        docs = known.docs if known is not None else df.pop(_DOCS, 0)
+        return Corpus(docs, df, self.settings.corpus_prior_docs)
+
+    def _candidates(self, features: Features, corpus: Corpus) -> list[Any]:
+        """The `max_candidates` documents with the most votes, in one statement: a shared
+        LSH band outranks any term overlap; each posting list (band hits, and each of the
+        rarest terms some indexed document uses) is read newest first and cut at
+        `max_postings`, and the votes are counted by the database."""
+        keys = band_keys(features.signature, self.settings.band_rows)
+        used = {t: w for t, w in features.event.items() if corpus.df.get(t, 0) > 0}
+        terms = _rarest(corpus.weigh(used), self.settings.query_terms)
+        if not keys and not terms:
+            return []
+        s = self.settings
+        query = _candidate_query(len(terms), bool(keys), s.max_postings, s.max_candidates)
+        params: dict[str, Any] = {f"t{n}": term for n, term in enumerate(terms)}
+        if keys:
+            params["keys"] = keys
+        return list(self.session.execute(query, params))
+
+    def _plausible(self, features: Features, rows: list[Any]) -> list[Any]:
+        """Candidates in the time window that could reach a verdict: a near copy, or
+        embeddings close enough that shared names and numbers could still tip the score."""
+        s = self.settings
+        rows = [r for r in rows if _within(features.published, r.published, s.window_days)]
+        same_size = [r for r in rows if len(r.embedding) == len(features.embedding)]
+        if not same_size or not features.embedding:
+            return []
+        # One matrix product for all candidates: (n, 2, dim) against (2, dim).
+        mine = np.stack(unpack(features.embedding, 2))
+        packed = np.frombuffer(b"".join(r.embedding for r in same_size), dtype=np.int8)
+        theirs = packed.astype(np.float32).reshape(len(same_size), 2, -1)
+        theirs = theirs / (np.linalg.norm(theirs, axis=2, keepdims=True) + 1e-12)
+        cosines = np.einsum("nkd,kd->nk", theirs, mine)
+        bound = s.weight_lead * cosines[:, 0] + s.weight_head * cosines[:, 1]
+        bound += max(0.0, s.weight_event)
+        mine_sig = np.asarray(features.signature, dtype=np.uint64)
+        kept = []
+        for row, limit in zip(same_size, bound, strict=True):
+            if limit >= s.same_story_threshold:
+                kept.append(row)
+                continue
+            # `containment`, on the stored bytes: no tuple of Python ints per candidate.
+            sig = np.frombuffer(row.signature, dtype=np.uint64)
+            if not (features.shingle_count and row.shingle_count) or len(sig) != len(mine_sig):
+                continue
+            jaccard = int(np.count_nonzero(sig == mine_sig)) / len(mine_sig)
+            if shared_share(jaccard, features.shingle_count, row.shingle_count) >= s.near_threshold:
+                kept.append(row)
+        return kept
+
+    def add(self, ref: DocRef, title: str, text: str, published: datetime | None) -> None:
+        """Index a document in the caller's transaction (flushes, never commits)."""
+        self.add_features(ref, self.features(title, text, published))
+
+    def add_features(self, ref: DocRef, features: Features) -> None:
+        self.remove(ref)
+        corpus = self._corpus_of(features)
+        signature, payload = _encode(features)
+        # Core statements, not ORM objects: a document writes about 50 rows.
+        inserted = self.session.connection().execute(
+            _NEW_DOC,
+            {
+                "ref_kind": ref.kind,
+                "ref_id": ref.id,
+                "published": features.published,
+                "text_hash": features.text_hash,
+                "shingle_count": features.shingle_count,
+                "signature": signature,
+                "embedding": features.embedding,
+                "features": payload,
+            },
+        )
+        key = inserted.inserted_primary_key
+        assert key is not None
+        doc_id = key[0]
+        terms = _rarest(corpus.weigh(features.event), self.settings.index_terms)
+        if terms:
+            self.session.execute(_TERM.insert(), [{"term": t, "doc_id": doc_id} for t in terms])
+        keys = sorted(set(band_keys(features.signature, self.settings.band_rows)))
+        if keys:
+            self.session.execute(_BAND.insert(), [{"band_key": k, "doc_id": doc_id} for k in keys])
+        self._count([*features.event, _DOCS], +1)
+
+    def remove(self, ref: DocRef) -> None:
+        found = self.session.execute(_BY_REF, {"kind": ref.kind, "id": ref.id}).first()
+        if found is None:
+            return
+        doc_id, payload = found
+        self._count([*json.loads(payload)["event"], _DOCS], -1)
+        self.session.execute(delete(_TERM).where(_TERM.c.doc_id == doc_id))
+        self.session.execute(delete(_BAND).where(_BAND.c.doc_id == doc_id))
+        self.session.execute(delete(_DOC).where(_DOC.c.id == doc_id))
+
+    def _count(self, terms: list[str], step: int) -> None:
+        """Add `step` to the document frequency of `terms` (rows at 0 are dropped)."""
+        self._known = None
+        if step > 0:  # one upsert: counts up, or a new row at `step`
+            upsert = _upsert_df(self.session.get_bind().dialect.name)
+            self.session.execute(upsert, [{"term": t, "df": step} for t in terms])
+            return
+        self.session.execute(update(_DF).where(_DF.c.term.in_(terms)).values(df=_DF.c.df + step))
+        self.session.execute(delete(_DF).where(_DF.c.term.in_(terms), _DF.c.df <= 0))
+
+
+@lru_cache(maxsize=4)
+def _upsert_df(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (term) DO UPDATE SET df = df + excluded.df (SQLite, PostgreSQL)."""
+    insert = pg_insert(_DF) if dialect == "postgresql" else sqlite_insert(_DF)
+    return insert.on_conflict_do_update(
+        index_elements=[_DF.c.term], set_={"df": _DF.c.df + insert.excluded.df}
+    )
+
+
+@lru_cache(maxsize=64)
+def _candidate_query(terms: int, bands: bool, limit: int, top: int) -> Select[Any]:
+    """The documents with the most votes from the band keys (bound as `keys`) and `terms`
+    posting lists (bound as t0, t1, ...): built once per shape."""
+    lists: list[Select[Any]] = []
+    if bands:
+        hits = (
+            select(_BAND.c.doc_id)
+            .where(_BAND.c.band_key.in_(bindparam("keys", expanding=True)))
+            .limit(limit)
+            .subquery()
+        )
+        lists.append(select(hits.c.doc_id, literal(1000, Integer).label("votes")))
+    for n in range(terms):
+        postings = (
+            select(_TERM.c.doc_id)
+            .where(_TERM.c.term == bindparam(f"t{n}"))
+            .order_by(_TERM.c.doc_id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        lists.append(select(postings.c.doc_id, literal(1, Integer).label("votes")))
+    every = (union_all(*lists) if len(lists) > 1 else lists[0]).subquery()
+    total = func.sum(every.c.votes)
+    best = (
+        select(every.c.doc_id)
+        .group_by(every.c.doc_id)
+        .order_by(total.desc(), every.c.doc_id.desc())
+        .limit(top)
+    )
+    return select(_DOC).where(_DOC.c.id.in_(best.scalar_subquery())).order_by(_DOC.c.id)
+
+
+def _within(a: datetime | None, b: datetime | None, window: float) -> bool:
+    apart = days_apart(a, b)
+    return apart is None or apart <= window
+
+
+def _rarest(weights: dict[str, float], limit: int) -> list[str]:
+    return [t for t, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
