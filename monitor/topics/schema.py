@@ -15,11 +15,13 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.errors import ConfigError
+from monitor.topics.han import CHARS_PER_WORD, HAN, fold, has_han, is_han
 
 # Possessive 's is dropped so "DeepSeek's" matches "deepseek"; every other non-word character
-# separates tokens, so "US-China", "U.S.-China" and "us china" meet in the middle.
+# separates tokens, so "US-China", "U.S.-China" and "us china" meet in the middle. A Han
+# character is a token of its own ("DeepSeek发布" = "deepseek 发 布"), see han.py.
 _POSSESSIVE = re.compile(r"['’]s\b")
-_TOKEN = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(f"[{HAN}]|[^\\W_{HAN}]+")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TERM_CLASSES = ("names", "keywords", "context")
 _TOPIC_KEYS = {"id", "name", "description", "not", "requires", *_TERM_CLASSES}
@@ -27,7 +29,23 @@ _TOPIC_KEYS = {"id", "name", "description", "not", "requires", *_TERM_CLASSES}
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens, the unit every phrase and article is matched in."""
-    return _TOKEN.findall(_POSSESSIVE.sub("", text.lower()))
+    text = text.lower()
+    if has_han(text):
+        text = fold(text)
+    return _TOKEN.findall(_POSSESSIVE.sub("", text))
+
+
+def word_positions(toks: list[str]) -> list[float]:
+    """Where each token starts, counted in words (a Han character is 1/1.6 of one), plus the
+    total at the end: `pos[i]` for token i, `pos[len(toks)]` for the length."""
+    pos = [0.0] * (len(toks) + 1)
+    step = 1.0 / CHARS_PER_WORD
+    at = 0.0
+    for i, tok in enumerate(toks):
+        pos[i] = at
+        at += step if is_han(tok) else 1.0
+    pos[-1] = at
+    return pos
 
 
 def normalize_phrase(text: str) -> str:
@@ -63,6 +81,10 @@ class TopicSchema:
     topics: tuple[Topic, ...]
     lexicons: Mapping[str, tuple[str, ...]]
     exemplars: tuple[Exemplar, ...]
+    # Whole words that hide a shorter phrase (投资 in 投资者, 百度 in 一百度): a phrase or
+    # lexicon term found strictly inside one of them does not count. Needed for Chinese,
+    # where phrases are matched without word boundaries.
+    words: tuple[str, ...] = ()
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -88,7 +110,7 @@ def load_topics(path: Path) -> TopicSchema:
 
 
 def parse_topics(data: Mapping[str, Any], where: str = "topics.toml") -> TopicSchema:
-    unknown = set(data) - {"lexicons", "topic", "exemplar"}
+    unknown = set(data) - {"lexicons", "words", "topic", "exemplar"}
     if unknown:
         raise ConfigError(where, sorted(unknown)[0], "unknown key")
     lexicons = _parse_lexicons(data.get("lexicons", {}), where)
@@ -106,7 +128,10 @@ def parse_topics(data: Mapping[str, Any], where: str = "topics.toml") -> TopicSc
         _parse_exemplar(raw, where, f"exemplar[{i}]", ids)
         for i, raw in enumerate(_as_list(data.get("exemplar", []), where, "exemplar"))
     )
-    return TopicSchema(tuple(topics), MappingProxyType(lexicons), exemplars)
+    words = tuple(normalize_phrase(w) for w in _strings(data.get("words", []), where, "words"))
+    return TopicSchema(
+        tuple(topics), MappingProxyType(lexicons), exemplars, tuple(w for w in words if w)
+    )
 
 
 def _as_list(value: Any, where: str, key: str) -> list[Any]:

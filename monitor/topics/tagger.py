@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.config.sections import TaggingSettings
-from monitor.topics.schema import Term, Topic, TopicSchema, tokenize
+from monitor.topics.han import show
+from monitor.topics.schema import Term, Topic, TopicSchema, tokenize, word_positions
 
 _CLASS_WEIGHT = {"names": 1.0, "keywords": 0.4, "context": 0.2}
 _LABEL = {"names": "name", "keywords": "keyword", "context": "context"}
@@ -127,9 +128,10 @@ class Tagger:
         for name, words in schema.lexicons.items():
             for w in words:
                 self._lexicon_of.setdefault(w, []).append(name)
+        self._words = frozenset(schema.words)
         # Only positions whose token starts some phrase are looked up, longest phrase first.
         self._lengths: dict[str, list[int]] = {}
-        for phrase in (*self._index, *self._lexicon_of):
+        for phrase in (*self._index, *self._lexicon_of, *self._words):
             parts = phrase.split(" ")
             lengths = self._lengths.setdefault(parts[0], [])
             if len(parts) not in lengths:
@@ -180,15 +182,18 @@ class Tagger:
         body_toks = tokenize(text)
         toks = title_toks + body_toks
         n_title = len(title_toks)
+        # Positions in words, so that Chinese characters count like English words do.
+        wpos = word_positions(toks)
+        body_start = wpos[n_title]
         hits, lex_pos = self._scan(toks)
         topics = self.schema.topics
         evidence = [0.0] * len(topics)
         core = [0.0] * len(topics)  # names + keywords only: context alone never tags
         in_title = [False] * len(topics)
         reasons: dict[str, list[str]] = {}
-        length_norm = max(1.0, len(body_toks) / s.ref_words) ** s.length_exponent
+        length_norm = max(1.0, (wpos[-1] - body_start) / s.ref_words) ** s.length_exponent
         per_topic = [
-            self._topic_hits(ti, t, hits.get(ti, []), lex_pos) for ti, t in enumerate(topics)
+            self._topic_hits(t, hits.get(ti, []), lex_pos, wpos) for ti, t in enumerate(topics)
         ]
         subject = self._title_subject(per_topic, n_title)
         for ti, topic in enumerate(topics):
@@ -198,7 +203,7 @@ class Tagger:
             for (cls, phrase), positions in _by_term(per_topic[ti]).items():
                 weight = _CLASS_WEIGHT[cls] * self._damping(topic, phrase, hits.get(ti, []))
                 t_hits = sum(1 for p in positions if p < n_title)
-                body = [p - n_title for p in positions if p >= n_title]
+                body = [wpos[p] - body_start for p in positions if p >= n_title]
                 amount = weight * title_weight if t_hits else 0.0
                 for k, p in enumerate(body):
                     lead = s.lead_weight if p < s.lead_words else 1.0
@@ -208,7 +213,7 @@ class Tagger:
                     core[ti] += amount
                     in_title[ti] = in_title[ti] or (t_hits > 0 and ti in subject)
                 where = f"title+{len(body)}x in body" if t_hits else f"{len(body)}x in body"
-                reasons.setdefault(topic.id, []).append(f"{_LABEL[cls]} '{phrase}' ({where})")
+                reasons.setdefault(topic.id, []).append(f"{_LABEL[cls]} '{show(phrase)}' ({where})")
         norm = [e / length_norm if c > 0 else 0.0 for e, c in zip(evidence, core, strict=True)]
         self._damp_passing(norm, in_title, reasons)
         if with_exemplars and self._exemplars:
@@ -229,6 +234,7 @@ class Tagger:
         """Every phrase hit as (position, length, entry) per topic, and lexicon positions."""
         hits: dict[int, list[tuple[int, int, _Entry]]] = {}
         lex_pos: dict[str, list[int]] = {}
+        words: list[tuple[int, int]] = []  # spans of whole `words` that hide shorter phrases
         n = len(toks)
         for i, tok in enumerate(toks):
             lengths = self._lengths.get(tok)
@@ -239,6 +245,12 @@ class Tagger:
                 if i + length > n:
                     continue
                 key = tok if length == 1 else " ".join(toks[i : i + length])
+                if key in self._words:
+                    words.append((i, i + length))
+                if words and any(
+                    a <= i and i + length <= b and length < b - a for a, b in words[-4:]
+                ):
+                    continue  # 投资 inside 投资者
                 for entry in self._index.get(key, ()):
                     if (entry.topic, entry.cls) not in taken:
                         taken.add((entry.topic, entry.cls))
@@ -249,10 +261,10 @@ class Tagger:
 
     def _topic_hits(
         self,
-        ti: int,
         topic: Topic,
         hits: list[tuple[int, int, _Entry]],
         lex_pos: Mapping[str, list[int]],
+        wpos: list[float],
     ) -> list[tuple[int, str, str]]:
         """The topic's valid hits as (position, class, phrase), one per mention."""
         excluded = [(p, p + n) for p, n, e in hits if e.cls == "not"]
@@ -264,7 +276,8 @@ class Tagger:
                 continue
             if any(a <= pos and pos + length <= b for a, b in excluded):
                 continue  # "tesla" inside "Nikola Tesla"
-            if entry.term.near and not _near(lex_pos.get(entry.term.near, []), pos, length, w):
+            near = entry.term.near
+            if near and not _near(lex_pos.get(near, []), pos, length, w, wpos):
                 continue
             if entry.cls != "context":
                 # "Alibaba's Qwen", "Nvidia H20 chips": adjacent names are one mention.
@@ -340,10 +353,11 @@ def _by_term(hits: list[tuple[int, str, str]]) -> dict[tuple[str, str], list[int
     return grouped
 
 
-def _near(positions: list[int], pos: int, length: int, window: int) -> bool:
+def _near(positions: list[int], pos: int, length: int, window: int, wpos: list[float]) -> bool:
     """Is a lexicon term within `window` words of the phrase (but not the phrase itself)?"""
-    i = bisect_left(positions, pos - window)
-    while i < len(positions) and positions[i] <= pos + length + window:
+    i = bisect_left(positions, bisect_left(wpos, wpos[pos] - window))
+    end = wpos[pos + length] + window
+    while i < len(positions) and wpos[positions[i]] <= end:
         if not pos <= positions[i] < pos + length:
             return True
         i += 1
