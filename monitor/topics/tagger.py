@@ -21,6 +21,9 @@ _CLASS_WEIGHT = {"names": 1.0, "keywords": 0.4, "context": 0.2}
 _LABEL = {"names": "name", "keywords": "keyword", "context": "context"}
 # Topics about one company (or a set of companies): these are the ones a passing mention fools.
 _THEMES = {"open-source-ai", "us-china-ai-race", "ai-investment", "ai-stocks", "autonomous-driving"}
+# A market move and the `cause` lexicon: the company that set off the move is a subject too.
+_MOVES = "ai-stocks"
+_CAUSE = "cause"
 _STOPWORDS = frozenset(
     [
         "a",
@@ -215,6 +218,7 @@ class Tagger:
                 where = f"title+{len(body)}x in body" if t_hits else f"{len(body)}x in body"
                 reasons.setdefault(topic.id, []).append(f"{_LABEL[cls]} '{show(phrase)}' ({where})")
         norm = [e / length_norm if c > 0 else 0.0 for e, c in zip(evidence, core, strict=True)]
+        self._credit_cause(norm, in_title, per_topic, lex_pos.get(_CAUSE, []), wpos, reasons)
         self._damp_passing(norm, in_title, reasons)
         if with_exemplars and self._exemplars:
             self._add_similarity(toks, norm, reasons)
@@ -309,6 +313,43 @@ class Tagger:
         if any(words <= set(f.split(" ")) for f in found):
             return self.settings.exclude_damping
         return 1.0
+
+    def _credit_cause(
+        self,
+        norm: list[float],
+        in_title: list[bool],
+        per_topic: list[list[tuple[int, str, str]]],
+        cause_pos: list[int],
+        wpos: list[float],
+        reasons: dict[str, list[str]],
+    ) -> None:
+        """ "Nvidia's stock rout as DeepSeek rattled investors": when the article is about an
+        AI-stock move, a company named twice or more, once next to a word of cause ("rattled",
+        "sparked", 引发, 冲击), moved the market and gets its own topic even when it is not the
+        main subject."""
+        s = self.settings
+        ids = self.schema.ids
+        if not cause_pos or _MOVES not in ids:
+            return
+        moves = ids.index(_MOVES)
+        needed = -s.scale * math.log(1.0 - s.thresholds.get(_MOVES, s.threshold))
+        if norm[moves] < needed:
+            return
+        for ti, topic in enumerate(self.schema.topics):
+            if topic.id in _THEMES or in_title[ti] or norm[ti] <= 0:
+                continue
+            named = [(p, phrase) for p, cls, phrase in per_topic[ti] if cls != "context"]
+            near = [
+                phrase
+                for p, phrase in named
+                if _near(cause_pos, p, len(phrase.split(" ")), s.near_window, wpos)
+            ]
+            if near and len(named) >= 2:  # named once, it is an example, not the cause
+                norm[ti] += s.cause_weight
+                in_title[ti] = True  # not a passing mention
+                reasons.setdefault(topic.id, []).append(
+                    f"cause of the market move: '{show(near[0])}' next to a word of cause"
+                )
 
     def _damp_passing(
         self, norm: list[float], in_title: list[bool], reasons: dict[str, list[str]]
