@@ -1,6 +1,7 @@
 """Topic-tagging quality on the labelled sets in tests/data/: per-topic P/R/F1, micro/macro F1.
 
 Usage: python eval/eval_topics.py [FILE.jsonl ...] [--errors]
+Without files: the English and Chinese dev and holdout sets, then a summary table.
 A record is {"id", "title", "text", "topics": [...]} plus optional "ai": true for AI news that
 has none of our topics; records with no topics and no "ai" flag count as non-AI news.
 """
@@ -18,7 +19,16 @@ from monitor.topics.schema import load_topics
 from monitor.topics.tagger import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FILES = [ROOT / "tests/data/topics_dev.jsonl", ROOT / "tests/data/topics_holdout.jsonl"]
+# English dev, English holdout, English holdout phrased in other words (#16), Chinese dev and
+# Chinese holdout (traditional characters, mixed Chinese/English, near-misses). The holdouts
+# were written and committed before the tagger was tuned for them.
+DEFAULT_FILES = [
+    ROOT / "tests/data/topics_dev.jsonl",
+    ROOT / "tests/data/topics_holdout.jsonl",
+    ROOT / "tests/data/topics_holdout_paraphrase.jsonl",
+    ROOT / "tests/data/topics_zh_dev.jsonl",
+    ROOT / "tests/data/topics_zh_holdout.jsonl",
+]
 
 
 def split_sections(text: str) -> list[tuple[str, str]]:
@@ -47,7 +57,7 @@ def seed_exemplars(seeds: Path) -> list[tuple[str, str]]:
     return out
 
 
-def evaluate(path: Path, tagger: Tagger, show_errors: bool) -> None:
+def evaluate(path: Path, tagger: Tagger, show_errors: bool) -> tuple[float, float, str]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     ids = tagger.schema.ids
     tp = dict.fromkeys(ids, 0)
@@ -86,6 +96,7 @@ def evaluate(path: Path, tagger: Tagger, show_errors: bool) -> None:
     print(f"{'macro-F1':20} {sum(f1s) / len(f1s):20.3f}")
     share = tagged_non_ai / non_ai if non_ai else 0.0
     print(f"non-AI articles with any tag: {tagged_non_ai}/{non_ai} ({share:.1%})")
+    return f, sum(f1s) / len(f1s), f"{tagged_non_ai}/{non_ai}"
 
 
 def main(argv: list[str]) -> None:
@@ -93,9 +104,10 @@ def main(argv: list[str]) -> None:
     files = [Path(a) for a in argv if not a.startswith("--")] or DEFAULT_FILES
     schema = load_topics(ROOT / "seeds/topics.toml")
     tagger = Tagger(schema, TaggingSettings(), seed_exemplars(ROOT / "seeds"))
-    for path in files:
-        if path.exists():
-            evaluate(path, tagger, show_errors)
+    summary = [(p.name, *evaluate(p, tagger, show_errors)) for p in files if p.exists()]
+    print(f"\n{'set':36} {'micro-F1':>8} {'macro-F1':>8} {'off-topic tagged':>17}")
+    for name, micro, macro, off in summary:
+        print(f"{name:36} {micro:8.3f} {macro:8.3f} {off:>17}")
 
 
 if __name__ == "__main__":
