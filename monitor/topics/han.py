@@ -19,6 +19,7 @@ from typing import Any
 # CJK Unified Ideographs, extension A and the compatibility block.
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAS_HAN = re.compile(f"[{HAN}]")
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 # A Chinese news text of 1,000 English-equivalent words has about 1,600 characters: one character
 # counts 1/1.6 of a word in length normalisation, the opening "lead" and `@lexicon` windows.
 CHARS_PER_WORD = 1.6
@@ -29,7 +30,12 @@ def has_han(text: str) -> bool:
 
 
 def is_han(token: str) -> bool:
-    return len(token) == 1 and _HAS_HAN.match(token) is not None
+    # String comparisons, not a regex: this runs once per token of every article.
+    return len(token) == 1 and (
+        "\u4e00" <= token <= "\u9fff"
+        or "\u3400" <= token <= "\u4dbf"
+        or "\uf900" <= token <= "\ufaff"
+    )
 
 
 @cache
@@ -43,7 +49,9 @@ def _converter() -> Any:
 
 def fold(text: str) -> str:
     """Simplified characters and half-width letters and digits (ＧＰＵ -> GPU) for text with Han."""
-    return str(_converter().convert(unicodedata.normalize("NFKC", text)))
+    if _FULL_WIDTH.search(text):
+        text = unicodedata.normalize("NFKC", text)
+    return str(_converter().convert(text))
 
 
 def show(phrase: str) -> str:

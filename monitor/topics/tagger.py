@@ -132,14 +132,13 @@ class Tagger:
             for w in words:
                 self._lexicon_of.setdefault(w, []).append(name)
         self._words = frozenset(schema.words)
-        # Only positions whose token starts some phrase are looked up, longest phrase first.
-        self._lengths: dict[str, list[int]] = {}
-        for phrase in (*self._index, *self._lexicon_of, *self._words):
+        # Phrases are found by walking their prefixes token by token (a trie in a set): a
+        # Han character starts dozens of aliases, but few texts continue past two characters.
+        self._known = frozenset((*self._index, *self._lexicon_of, *self._words))
+        self._prefixes: set[str] = set()
+        for phrase in self._known:
             parts = phrase.split(" ")
-            lengths = self._lengths.setdefault(parts[0], [])
-            if len(parts) not in lengths:
-                lengths.append(len(parts))
-                lengths.sort(reverse=True)
+            self._prefixes.update(" ".join(parts[:k]) for k in range(1, len(parts)))
         self._idf: dict[str, float] = {}
         self._exemplars = self._build_exemplars(exemplars)
 
@@ -239,19 +238,26 @@ class Tagger:
         hits: dict[int, list[tuple[int, int, _Entry]]] = {}
         lex_pos: dict[str, list[int]] = {}
         words: list[tuple[int, int]] = []  # spans of whole `words` that hide shorter phrases
+        covered = 0  # end of the furthest `words` span seen so far
         n = len(toks)
+        known, prefixes = self._known, self._prefixes
         for i, tok in enumerate(toks):
-            lengths = self._lengths.get(tok)
-            if lengths is None:
+            found = [tok] if tok in known else []
+            key, end = tok, i + 1
+            while key in prefixes and end < n:
+                key = f"{key} {toks[end]}"
+                end += 1
+                if key in known:
+                    found.append(key)
+            if not found:
                 continue
             taken: set[tuple[int, str]] = set()  # (topic, class): the longest phrase wins
-            for length in lengths:
-                if i + length > n:
-                    continue
-                key = tok if length == 1 else " ".join(toks[i : i + length])
+            for key in reversed(found):
+                length = key.count(" ") + 1
                 if key in self._words:
                     words.append((i, i + length))
-                if words and any(
+                    covered = max(covered, i + length)
+                if i < covered and any(
                     a <= i and i + length <= b and length < b - a for a, b in words[-4:]
                 ):
                     continue  # 投资 inside 投资者
