@@ -98,6 +98,7 @@ class TaggingSettings:
     near_window: int = 8  # words either side searched for a phrase's `@lexicon` condition
     exclude_damping: float = 0.2  # weight of "tesla" once "Nikola Tesla" occurs in the article
     cause_weight: float = 2.5  # evidence for a company named as the cause of an AI-stock move
+    lead_subject_words: int = 12  # title names no company: one named this early is the subject
     exemplar_weight: float = 1.0  # evidence added per unit of similarity above the floor
     exemplar_floor: float = 0.25  # cosine similarity to a seed section that counts at all
     max_topics: int = 6  # most topics one article gets

@@ -23,7 +23,10 @@ _LABEL = {"names": "name", "keywords": "keyword", "context": "context"}
 _THEMES = {"open-source-ai", "us-china-ai-race", "ai-investment", "ai-stocks", "autonomous-driving"}
 # A market move and the `cause` lexicon: the company that set off the move is a subject too.
 _MOVES = "ai-stocks"
-_CAUSE = "cause"
+_CAUSE = "cause"  # words of cause next to the company: "rattled", "shock", 冲击
+_LINK = "cause_link"  # connectives between a move and its cause: "fell 17% after DeepSeek…"
+_LINK_WORDS = 3  # the company follows the connective within this many words…
+_MOVE_WORDS = 20  # …and the move phrase comes at most this many words before it
 _STOPWORDS = frozenset(
     [
         "a",
@@ -198,6 +201,7 @@ class Tagger:
             self._topic_hits(t, hits.get(ti, []), lex_pos, wpos) for ti, t in enumerate(topics)
         ]
         subject = self._title_subject(per_topic, n_title)
+        opener = self._lead_subject(per_topic, subject, n_title, wpos)
         for ti, topic in enumerate(topics):
             if any(not lex_pos.get(lex) for lex in topic.requires):
                 continue
@@ -210,6 +214,12 @@ class Tagger:
                 for k, p in enumerate(body):
                     lead = s.lead_weight if p < s.lead_words else 1.0
                     amount += weight * lead / math.sqrt(k + 1)  # diminishing returns
+                if opener == (ti, positions[0]):
+                    amount += weight * s.title_weight
+                    in_title[ti] = True
+                    reasons.setdefault(topic.id, []).append(
+                        "subject: named first in the opening, the title names no company"
+                    )
                 evidence[ti] += amount
                 if cls != "context":
                     core[ti] += amount
@@ -217,7 +227,7 @@ class Tagger:
                 where = f"title+{len(body)}x in body" if t_hits else f"{len(body)}x in body"
                 reasons.setdefault(topic.id, []).append(f"{_LABEL[cls]} '{show(phrase)}' ({where})")
         norm = [e / length_norm if c > 0 else 0.0 for e, c in zip(evidence, core, strict=True)]
-        self._credit_cause(norm, in_title, per_topic, lex_pos.get(_CAUSE, []), wpos, reasons)
+        self._credit_cause(norm, in_title, per_topic, lex_pos, wpos, reasons)
         self._damp_passing(norm, in_title, reasons)
         if with_exemplars and self._exemplars:
             self._add_similarity(toks, norm, reasons)
@@ -312,6 +322,30 @@ class Tagger:
             subject.add(min(companies, key=lambda ti: first[ti]))
         return subject
 
+    def _lead_subject(
+        self,
+        per_topic: list[list[tuple[int, str, str]]],
+        subject: set[int],
+        n_title: int,
+        wpos: list[float],
+    ) -> tuple[int, int] | None:
+        """A headline that calls the company an epithet ("Chip giant sheds a sixth of its
+        value") names it in the first words of the body: (topic, position) of that company."""
+        if any(self.schema.topics[ti].id not in _THEMES for ti in subject):
+            return None
+        limit = wpos[n_title] + self.settings.lead_subject_words
+        first = min(
+            (
+                (p, ti)
+                for ti, hits in enumerate(per_topic)
+                if self.schema.topics[ti].id not in _THEMES
+                for p, cls, _ in hits
+                if cls != "context" and n_title <= p and wpos[p] < limit
+            ),
+            default=None,
+        )
+        return None if first is None else (first[1], first[0])
+
     def _damping(self, topic: Topic, phrase: str, hits: list[tuple[int, int, _Entry]]) -> float:
         # Once "Nikola Tesla" is in the article, a bare "Tesla" elsewhere most likely means him.
         found = {e.term.phrase for _, _, e in hits if e.cls == "not"}
@@ -325,36 +359,47 @@ class Tagger:
         norm: list[float],
         in_title: list[bool],
         per_topic: list[list[tuple[int, str, str]]],
-        cause_pos: list[int],
+        lex_pos: Mapping[str, list[int]],
         wpos: list[float],
         reasons: dict[str, list[str]],
     ) -> None:
-        """ "Nvidia's stock rout as DeepSeek rattled investors": when the article is about an
-        AI-stock move, a company named twice or more, once next to a word of cause ("rattled",
-        "sparked", 引发, 冲击), moved the market and gets its own topic even when it is not the
-        main subject."""
+        """ "Nvidia's shares slid 17% after DeepSeek said…", "DeepSeek rattled investors": when
+        the article is about an AI-stock move, a company named twice or more, once as its cause,
+        moved the market and gets its own topic even when it is not the main subject."""
         s = self.settings
         ids = self.schema.ids
-        if not cause_pos or _MOVES not in ids:
+        if _MOVES not in ids:
             return
         moves = ids.index(_MOVES)
         needed = -s.scale * math.log(1.0 - s.thresholds.get(_MOVES, s.threshold))
         if norm[moves] < needed:
             return
+        cause, links = lex_pos.get(_CAUSE, []), lex_pos.get(_LINK, [])
+        move_at = [wpos[p] for p, cls, _ in per_topic[moves] if cls == "names"]
+
+        def linked(p: int) -> bool:
+            i = bisect_left(links, bisect_left(wpos, wpos[p] - _LINK_WORDS))
+            return any(0 <= wpos[q] - m <= _MOVE_WORDS for q in links[i:] if q < p for m in move_at)
+
         for ti, topic in enumerate(self.schema.topics):
             if topic.id in _THEMES or in_title[ti] or norm[ti] <= 0:
                 continue
             named = [(p, phrase) for p, cls, phrase in per_topic[ti] if cls != "context"]
-            near = [
-                phrase
-                for p, phrase in named
-                if _near(cause_pos, p, len(phrase.split(" ")), s.near_window, wpos)
-            ]
-            if near and len(named) >= 2:  # named once, it is an example, not the cause
+            if len(named) < 2:  # named once, it is an example, not the cause
+                continue
+            why = next(
+                (
+                    phrase
+                    for p, phrase in named
+                    if _near(cause, p, len(phrase.split(" ")), s.near_window, wpos) or linked(p)
+                ),
+                None,
+            )
+            if why is not None:
                 norm[ti] += s.cause_weight
                 in_title[ti] = True  # not a passing mention
                 reasons.setdefault(topic.id, []).append(
-                    f"cause of the market move: '{show(near[0])}' next to a word of cause"
+                    f"cause of the market move: '{show(why)}' next to a word of cause"
                 )
 
     def _damp_passing(
