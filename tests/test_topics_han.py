@@ -190,6 +190,13 @@ def test_chinese_page_polled_from_loopback_feed_is_tagged_and_retag_updates_it(
 
     assert topics() == {"/zh/deepseek": {"deepseek", "open-source-ai"}, "/zh/tesla-coil": set()}
 
+    # `monitor inspect` explains a Chinese tag like an English one: alias, count, place.
+    doc = workdir / "zh.txt"
+    doc.write_text(DEEPSEEK[0] + "\n\n" + "\n".join(DEEPSEEK[1]), encoding="utf-8")
+    human = run_cli("inspect", str(doc))
+    assert human.code == 0, human.err
+    assert "name '深度求索' (" in human.out
+
     # Changed tagging settings reach stored articles through `monitor retag`.
     write_config(
         workdir, [("zh", f"{base}/zh.xml")], "[tagging]\nthresholds = { open-source-ai = 0.99 }"

@@ -86,3 +86,11 @@ def test_unreadable_or_invalid_file(tmp_path: Path) -> None:
         load_topics(write(tmp_path, "[[topic]\n"))
     with pytest.raises(ConfigError, match="at least one"):
         load_topics(write(tmp_path, "[lexicons]\n"))
+
+
+def test_words_are_parsed_and_checked(tmp_path: Path) -> None:
+    schema = load_topics(write(tmp_path, 'words = ["投资者", "Open Source"]\n' + MINIMAL))
+    assert schema.words == ("投 资 者", "open source")
+    with pytest.raises(ConfigError) as err:
+        load_topics(write(tmp_path, "words = [3]\n" + MINIMAL))
+    assert err.value.key == "words"

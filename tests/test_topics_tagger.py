@@ -122,3 +122,46 @@ def test_tagging_is_fast(tagger: Tagger) -> None:
         tagger.tag("Nvidia shares fall", text)
     # Budget is 2 ms per 1,000 words; allow slack for a loaded CI machine.
     assert (time.perf_counter() - start) / 50 < 0.01
+
+
+def test_open_release_in_other_words(tagger: Tagger) -> None:
+    text = (
+        "Mistral said it would publish the weights of its new reasoning model on Hugging Face, "
+        "so that companies can run the 24-billion-parameter model on their own servers. The "
+        "company said the model outperforms larger rivals on mathematics and coding benchmarks "
+        "and that a bigger version would remain available only through its paid API."
+    )
+    got = tagger.tag("Mistral releases the weights of its reasoning model", text)
+    assert "open-source-ai" in got.topics
+
+
+def test_value_wiped_off_an_ai_company_is_an_ai_stock_move_and_a_bank_is_not(
+    tagger: Tagger,
+) -> None:
+    move = (
+        "{co} shares slid 9 percent on Friday, wiping more than $100 billion off its market "
+        "value, after {why}. Analysts said investors had priced in too much, and the stock "
+        "dragged down the wider index, which ended the day 3 percent lower."
+    )
+    chips = move.format(co="Broadcom", why="a forecast for its AI accelerators disappointed")
+    bank = move.format(co="Barclays", why="the lender set aside more money for bad loans")
+    assert "ai-stocks" in tagger.tag("Broadcom's market-cap loss tops $100 billion", chips).topics
+    assert tagger.tag("Bank's stock rout deepens", bank).topics == []
+
+
+def test_the_company_behind_a_sell_off_gets_its_own_topic(tagger: Tagger) -> None:
+    text = (
+        "Nvidia's shares slid 17 percent on Monday, wiping almost $600 billion off its market "
+        "value, after DeepSeek said its new model had been trained on a fraction of the chips "
+        "used by American rivals. Investors questioned whether cloud companies would keep "
+        "buying so many processors if DeepSeek's efficiency claims held up, and other "
+        "semiconductor stocks fell sharply. The Nasdaq lost 3 percent."
+    )
+    got = tagger.tag(
+        "Chip giant's stock rout deepens as investors digest Chinese lab's claims", text
+    )
+    assert {"nvidia", "ai-stocks", "deepseek"} <= set(got.topics)
+    assert any("cause of the market move" in r for r in got.reasons["deepseek"])
+    # Named once, as an example, the same company is not the cause.
+    once = text.replace(" if DeepSeek's efficiency claims held up", "")
+    assert "deepseek" not in tagger.tag("Chip giant's stock rout deepens", once).topics

@@ -291,6 +291,7 @@ class Tagger:
         out: list[tuple[int, str, str]] = []
         w = self.settings.near_window
         last_end = -10
+        last = 0  # index in `out` of the mention that last_end belongs to
         for pos, length, entry in sorted(hits, key=lambda h: (h[0], -h[1])):
             if entry.cls == "not":
                 continue
@@ -300,11 +301,15 @@ class Tagger:
             if near and not _near(lex_pos.get(near, []), pos, length, w, wpos):
                 continue
             if entry.cls != "context":
-                # "Alibaba's Qwen", "Nvidia H20 chips": adjacent names are one mention.
+                # "Alibaba's Qwen", "Nvidia H20 chips": adjacent names are one mention, counted
+                # as the strongest of them ("the weights" keyword, then "weights" name).
                 if pos <= last_end + 1:
                     last_end = max(last_end, pos + length)
+                    if _CLASS_WEIGHT[entry.cls] > _CLASS_WEIGHT[out[last][1]]:
+                        out[last] = (out[last][0], entry.cls, entry.term.phrase)
                     continue
                 last_end = pos + length
+                last = len(out)
             out.append((pos, entry.cls, entry.term.phrase))
         return out
 
