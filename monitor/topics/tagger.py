@@ -27,70 +27,12 @@ _CAUSE = "cause"  # words of cause next to the company: "rattled", "shock", 冲�
 _LINK = "cause_link"  # connectives between a move and its cause: "fell 17% after DeepSeek…"
 _LINK_WORDS = 3  # the company follows the connective within this many words…
 _MOVE_WORDS = 20  # …and the move phrase comes at most this many words before it
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "of",
-        "on",
-        "or",
-        "our",
-        "said",
-        "says",
-        "that",
-        "the",
-        "their",
-        "them",
-        "they",
-        "this",
-        "to",
-        "was",
-        "were",
-        "which",
-        "while",
-        "who",
-        "will",
-        "with",
-        "would",
-        "also",
-        "than",
-        "more",
-        "most",
-        "after",
-        "before",
-        "over",
-        "about",
-        "not",
-        "no",
-        "can",
-        "could",
-        "new",
-        "one",
-        "two",
-        "its",
-    ]
+_STOPWORD_TEXT = (
+    "a an and are as at be been but by for from has have he her his in into is it its itself "
+    "of on or our said says that the their them they this to was were which while who will "
+    "with would also than more most after before over about not no can could new one two"
 )
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass
@@ -384,7 +326,11 @@ class Tagger:
 
         def linked(p: int) -> bool:
             i = bisect_left(links, bisect_left(wpos, wpos[p] - _LINK_WORDS))
-            return any(0 <= wpos[q] - m <= _MOVE_WORDS for q in links[i:] if q < p for m in move_at)
+            while i < len(links) and links[i] < p:
+                if any(0 <= wpos[links[i]] - m <= _MOVE_WORDS for m in move_at):
+                    return True
+                i += 1
+            return False
 
         for ti, topic in enumerate(self.schema.topics):
             if topic.id in _THEMES or in_title[ti] or norm[ti] <= 0:
