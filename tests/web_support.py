@@ -55,8 +55,12 @@ NEWS = [
     Page("/news/baidu-ernie", "Baidu releases Ernie 4.5 and X1", STORY),  # in the seed corpus
 ]
 WIRE = [
-    Page("/wire/nvidia", "Nvidia beats estimates as Blackwell ramps", f"{NVIDIA} {WIRE_EXTRA}",
-         "Wire Service"),  # fmt: skip
+    Page(
+        "/wire/nvidia",
+        "Nvidia beats estimates as Blackwell ramps",
+        f"{NVIDIA} {WIRE_EXTRA}",
+        "Wire Service",
+    ),
 ]
 LATER = Page(
     "/news/openai-power",

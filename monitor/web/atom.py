@@ -100,7 +100,9 @@ def _content_html(summary: str, story: FeedStory) -> str:
         links = ", ".join(_link(name, url) for name, url in story.also)
         parts.append(f"<p>Also reported by {links}.</p>")
     if story.story_url:
-        parts.append(f'<p><a href="{html.escape(story.story_url)}">Every source of this story</a></p>')
+        parts.append(
+            f'<p><a href="{html.escape(story.story_url)}">Every source of this story</a></p>'
+        )
     source = html.escape(single_line(story.source, 80))
     parts.append(f"<p>{source}</p>" if source else "")
     return "".join(parts)

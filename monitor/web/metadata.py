@@ -17,13 +17,16 @@ DATABASE = "monitor"  # the name in every URL of the web view (/monitor/article,
 RETRY_COLUMNS = frozenset({"fetch_attempts", "next_fetch_at", "fetch_error"})
 RETRY_QUERY = {
     "title": "Pages awaiting a retry",
+    "hide_sql": True,
     "description": (
         "Articles whose page could not be fetched yet and will be tried again: attempts so "
         "far, when the next one is due (UTC) and the last error."
     ),
     "sql": (
-        "select a.id, a.title, a.url, a.fetch_attempts, a.next_fetch_at, a.fetch_error,\n"
-        "  a.status, coalesce(a.site_name, f.title, f.name) as source, a.fetched\n"
+        "select a.id, a.title, a.url, a.fetch_attempts,\n"
+        "  strftime('%Y-%m-%d %H:%M', a.next_fetch_at) as next_fetch_at, a.fetch_error,\n"
+        "  a.status, coalesce(a.site_name, f.title, f.name) as source,\n"
+        "  strftime('%Y-%m-%d %H:%M', a.fetched) as fetched\n"
         "from article a\n"
         "left join feed f on f.id = a.feed_id\n"
         "where a.next_fetch_at is not null\n"
@@ -43,6 +46,6 @@ def shipped_metadata() -> dict[str, Any]:
 def build_metadata(article_columns: set[str]) -> dict[str, Any]:
     """The metadata for a database whose `article` table has `article_columns`."""
     data = copy.deepcopy(shipped_metadata())
-    if RETRY_COLUMNS <= article_columns:
+    if article_columns >= RETRY_COLUMNS:
         data["databases"][DATABASE]["queries"]["pages_awaiting_retry"] = dict(RETRY_QUERY)
     return data

@@ -7,7 +7,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
@@ -17,6 +17,8 @@ from markupsafe import Markup
 from monitor.config.sections import WebSettings
 from monitor.web.atom import FeedInfo, FeedStory, render_atom
 from monitor.web.metadata import DATABASE
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ALL = "all"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -47,6 +49,11 @@ group by t.topic
 """
 
 
+def hook(fn: F) -> F:
+    """Datasette's `hookimpl`, typed (mypy sees an untyped decorator otherwise)."""
+    return cast(F, hookimpl(fn))
+
+
 def parse_time(value: Any) -> datetime | None:
     """A stored UTC time ("2025-03-04 09:30:00.000000") as an aware datetime."""
     if not value:
@@ -70,18 +77,18 @@ class MonitorPlugin:
 
     # -- hooks ------------------------------------------------------------------------------
 
-    @hookimpl
+    @hook
     def prepare_connection(self, conn: Any, database: str) -> None:
         # Datasette already opens the file with mode=ro; this makes any write an error even
         # on a connection that was not, so the web process can never change the database.
         if database == DATABASE:
             conn.execute("PRAGMA query_only = 1")
 
-    @hookimpl
+    @hook
     def register_routes(self) -> list[tuple[str, Callable[..., Awaitable[Response]]]]:
         return [(r"^/-/atom/(?P<topic>[a-z0-9][a-z0-9_-]*)\.atom$", self.atom_view)]
 
-    @hookimpl
+    @hook
     def render_cell(self, value: Any, column: str, table: str | None, database: str) -> Any:
         # The canned queries' `story` column holds an article id: link it to the story's page.
         if database == DATABASE and table is None and column == "story" and type(value) is int:
@@ -89,7 +96,7 @@ class MonitorPlugin:
             return Markup(f'<a href="{href}" title="every source of this story">#{value}</a>')
         return None
 
-    @hookimpl
+    @hook
     def extra_template_vars(self, template: str, datasette: Any, request: Any) -> Any:
         if template != "index.html":
             return None
@@ -106,7 +113,11 @@ class MonitorPlugin:
                 "monitor_feeds": self.feed_links(),
                 "monitor_topics": topics,
                 "monitor_queries": [
-                    {"name": name, "title": q.get("title", name), "description": q.get("description")}
+                    {
+                        "name": name,
+                        "title": q.get("title", name),
+                        "description": q.get("description"),
+                    }
                     for name, q in queries.items()
                 ],
                 "monitor_database": DATABASE,
@@ -137,10 +148,12 @@ class MonitorPlugin:
             )
             if not known.rows:
                 raise NotFound(f"no topic {topic!r}")
-        stories = await self._stories(db, topic)
+        found = await self._stories(db, topic)
         base = self.web.base_url or f"{request.scheme}://{request.host}"
         name = "every topic" if topic == ALL else self.topic_names.get(topic, topic)
-        page = f"{base}/{DATABASE}/new_stories?" + urlencode({"topic": "" if topic == ALL else topic})
+        page = f"{base}/{DATABASE}/new_stories?" + urlencode(
+            {"topic": "" if topic == ALL else topic}
+        )
         info = FeedInfo(
             title=f"monitor: new stories on {name}",
             subtitle="Genuinely new stories found by monitor; copies are folded into them.",
@@ -148,8 +161,7 @@ class MonitorPlugin:
             page_url=page,
         )
         stories = [
-            FeedStory(**{**s, "story_url": f"{base}/{DATABASE}/story?id={s['id']}"})
-            for s in stories
+            FeedStory(**{**s, "story_url": f"{base}/{DATABASE}/story?id={s['id']}"}) for s in found
         ]
         body = render_atom(info, stories)
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
