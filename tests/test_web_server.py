@@ -7,13 +7,20 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 from support import Db, Site
 from web_support import HOSTILE, LATER, NEWS, configure, monitor_serve, serve_news
 
+from monitor.config.sections import DigestSettings
+from monitor.digest import build_digest, render_digest
+from monitor.store.db import make_engine, session_scope
 from monitor.web.metadata import shipped_metadata
 
 QUERIES = list(shipped_metadata()["databases"]["monitor"]["queries"])
@@ -87,10 +94,36 @@ def test_the_web_view_over_a_polled_database(
         newest_first = [str(r[0]) for r in db.rows(
             "SELECT url FROM article WHERE duplicate_kind IS NULL ORDER BY fetched DESC, id DESC")]  # fmt: skip
         check_feeds(server, base, newest_first)
+        check_digest_links(server, workdir)
 
 
-def rows(server: Any, query: str, **params: Any) -> list[dict[str, Any]]:
-    response = server.get(f"/monitor/{query}.json", params={"_shape": "array", **params})
+def check_digest_links(server: Any, workdir: Path) -> None:
+    """With [web] base_url, every web link of the digest opens the matching page."""
+    engine = make_engine(f"sqlite:///{workdir / 'data' / 'monitor.db'}")
+    settings = DigestSettings(web_url=server.url)
+    with session_scope(engine) as session:
+        data = build_digest(session, datetime.now(UTC).date(), ZoneInfo("UTC"), settings)
+    engine.dispose()
+    html = render_digest(data, settings, {"nvidia": "Nvidia", "deepseek": "DeepSeek"}).html
+    links = {unescape(h) for h in re.findall(r'href="([^"]+)"', html) if h.startswith(server.url)}
+    topic = next(h for h in links if "topic=nvidia" in h)
+    assert [r["title"] for r in rows(server, *query_of(topic))] == [NEWS[1].title]
+    (sources,) = [h for h in links if "/monitor/story?" in h]
+    assert len(rows(server, *query_of(sources))) == 2
+
+
+def query_of(link: str) -> tuple[str, dict[str, str]]:
+    """("new_stories", {"topic": ...}) of a link to a canned query."""
+    parts = urlsplit(link)
+    return parts.path.rsplit("/", 1)[1], dict(parse_qsl(parts.query))
+
+
+def rows(
+    server: Any, query: str, params: dict[str, Any] | None = None, **more: Any
+) -> list[dict[str, Any]]:
+    response = server.get(
+        f"/monitor/{query}.json", params={"_shape": "array", **(params or {}), **more}
+    )
     assert response.status_code == 200, response.text
     result = response.json()
     assert isinstance(result, list)

@@ -257,6 +257,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             "digest.smtp_password",
             "secrets come from the environment: set MONITOR_SMTP_PASSWORD",
         )
+    if isinstance(digest_table, dict) and "web_url" in digest_table:
+        raise ConfigError(where, "digest.web_url", "set [web] base_url instead")
     digest = build_section(DigestSettings, digest_table, where, "digest")
     overrides: dict[str, Any] = {}
     for var, name in (
@@ -303,6 +305,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     if digest.max_per_topic < 0:
         raise ConfigError(where, "digest.max_per_topic", "must be 0 (no limit) or more")
     web = dataclasses.replace(web, base_url=web.base_url.rstrip("/"))
+    digest = dataclasses.replace(digest, web_url=web.base_url)
 
     lock_dir = base / "data"
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:

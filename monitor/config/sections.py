@@ -63,6 +63,7 @@ class DigestSettings:
     retry_wait: float = 30.0  # seconds before the first retry (doubles each time)
     max_per_topic: int = 10  # stories shown per topic, then "and N more" (0 = no limit)
     include_untagged: bool = False  # also list stories with no topic, under "Other"
+    web_url: str = ""  # not a [digest] key: [web] base_url, where the digest links to
 
 
 @dataclass(frozen=True)

@@ -89,10 +89,12 @@ class MonitorPlugin:
         return [(r"^/-/atom/(?P<topic>[a-z0-9][a-z0-9_-]*)\.atom$", self.atom_view)]
 
     @hook
-    def render_cell(self, value: Any, column: str, table: str | None, database: str) -> Any:
+    def render_cell(
+        self, value: Any, column: str, table: str | None, database: str, datasette: Any
+    ) -> Any:
         # The canned queries' `story` column holds an article id: link it to the story's page.
         if database == DATABASE and table is None and column == "story" and type(value) is int:
-            href = f"/{DATABASE}/story?id={value}"
+            href = datasette.urls.path(f"/{DATABASE}/story?id={value}")
             return Markup(f'<a href="{href}" title="every source of this story">#{value}</a>')
         return None
 

@@ -13,6 +13,7 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.config.load import Settings
 from monitor.errors import DatabaseError, UsageError
@@ -80,12 +81,11 @@ def build_datasette(settings: Settings, topic_names: dict[str, str]) -> Any:
         pm.unregister(name=PLUGIN_NAME)
     pm.register(MonitorPlugin(settings.web, topic_names), name=PLUGIN_NAME)
     templates = resources.files("monitor.web").joinpath("templates")
-    ds = Datasette(
-        [],
-        metadata=metadata,
-        template_dir=str(templates),
-        settings=DATASETTE_SETTINGS,
-    )
+    options: dict[str, Any] = dict(DATASETTE_SETTINGS)
+    prefix = urlsplit(settings.web.base_url).path.rstrip("/")
+    if prefix:  # behind a reverse proxy at https://host/prefix/: every link carries it
+        options["base_url"] = prefix + "/"
+    ds = Datasette([], metadata=metadata, template_dir=str(templates), settings=options)
     for name in list(ds.databases):  # no file given: Datasette adds an empty in-memory one
         if name != "_internal":
             ds.remove_database(name)
