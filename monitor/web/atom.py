@@ -33,7 +33,7 @@ class FeedStory:
     summary: str  # raw from the feed (may hold HTML)
     text_head: str
     source: str
-    topics: tuple[tuple[str, str], ...]  # (id, name), best first
+    topics: tuple[tuple[str, str], ...]  # (id, name) in schema order
     also: tuple[tuple[str, str], ...] = ()  # (outlet, url) of the copies
     story_url: str | None = None  # the web view's page of the story cluster
 
