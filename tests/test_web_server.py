@@ -4,6 +4,7 @@ subscribing to its own feed."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -176,6 +177,9 @@ def test_read_only_while_the_poller_writes(site: Site, workdir: Path, db: Db, ru
             assert server.get(path).status_code == 200, path
         after = database.stat()
         assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+        # The web process holds the database file open for reading only (O_RDONLY).
+        modes = open_modes(server.process.pid, database)
+        assert modes and all(mode == os.O_RDONLY for mode in modes), modes
 
         # The poller writes while the server runs; the new story shows on reload.
         serve_news(site, [*NEWS, LATER])
@@ -185,6 +189,21 @@ def test_read_only_while_the_poller_writes(site: Site, workdir: Path, db: Db, ru
         latest = feedparser.parse(server.get("/-/atom/all.atom").content).entries[0]
         assert latest.link == f"{base}{LATER.path}"
     assert "Traceback" not in server.log.read_text()
+
+
+def open_modes(pid: int, path: Path) -> list[int]:
+    """The access mode (O_RDONLY, O_WRONLY, O_RDWR) of each descriptor `pid` has on `path`."""
+    modes = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if Path(os.readlink(fd)) != path.resolve():
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text()
+        except OSError:  # closed meanwhile
+            continue
+        flags = int(re.search(r"flags:\s+([0-7]+)", info).group(1), 8)  # type: ignore[union-attr]
+        modes.append(flags & os.O_ACCMODE)
+    return modes
 
 
 def test_monitor_subscribes_to_its_own_feed(
