@@ -81,3 +81,30 @@ def test_a_non_loopback_address_is_served_with_a_warning(
     assert run_cli("serve", "--host", "0.0.0.0", "--port", "9000").code == 0
     assert calls[-1] == ("0.0.0.0", 9000)
     assert "anyone who can reach this address can read the whole database" in caplog.text
+
+
+def test_every_connection_of_the_web_view_refuses_writes(workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import sqlite3 as sqlite
+
+    from monitor.config.load import load_settings
+    from monitor.web.server import build_datasette
+
+    (workdir / "config.toml").write_text("", encoding="utf-8")
+    assert run_cli("init").code == 0
+    ds = build_datasette(load_settings(workdir / "config.toml"), {"nvidia": "Nvidia"})
+    db = ds.get_database("monitor")
+
+    def write(conn: sqlite.Connection) -> None:
+        conn.execute("DELETE FROM seed_section")
+
+    async def probe() -> tuple[object, str]:
+        (guard,) = (await db.execute("select * from pragma_query_only")).rows
+        try:
+            await db.execute_fn(write)
+        except sqlite.OperationalError as exc:
+            return guard[0], str(exc)
+        return guard[0], "written"
+
+    guard, error = asyncio.run(probe())
+    assert guard == 1 and "readonly" in error.replace(" ", "").lower()
