@@ -110,14 +110,16 @@ def strip_html(value: str) -> str:
     return html.unescape(text) if "&" in text else text
 
 
-# Sentences that are about the site, not the story: the snippet skips them.
+# Sentences that are about the site, not the story: the snippet skips them. Narrow on purpose:
+# a story about cookies or newsletters keeps its sentences.
 _BOILERPLATE = re.compile(
-    r"\bis a (?:service|publication|product) of\b|\ball rights reserved\b|©|\bcopyright\b"
-    r"|\b(?:subscribe|sign up|sign in|log in|register) (?:to|for|now|today|here)\b"
-    r"|\bnewsletter\b|\bcookies?\b|\bclick here\b|\bread more\b|\badvertisement\b"
-    r"|\bfollow us\b|\benable javascript\b|\bjavascript (?:is )?(?:disabled|required)\b"
-    r"|\bfree trial\b|\bpaywall\b|\bthis (?:article|story) (?:was|is) (?:originally )?"
-    r"(?:published|produced|provided)\b",
+    r"\bis a (?:service|publication|product|division) of\b|\ball rights reserved\b|©|^copyright\b"
+    r"|\b(?:subscribe|sign up|register)\b.{0,40}\b(?:newsletter|to continue|to read|for free)\b"
+    r"|\b(?:we|this (?:web)?site) uses? cookies\b|\bcookie (?:policy|settings|preferences)\b"
+    r"|\baccept (?:all )?cookies\b|\bclick here\b|^advertisement\b|\bfollow us on\b"
+    r"|\b(?:enable|turn on) javascript\b|\bjavascript (?:is )?(?:disabled|required)\b"
+    r"|\bthis (?:article|story) (?:was|is) (?:originally )?(?:published|produced|provided)"
+    r" (?:by|on|in)\b",
     re.I,
 )
 # A title cut by its source inside the site name's suffix: "… Large Models - O".
