@@ -22,14 +22,17 @@ poll: install  ## one polling cycle over every feed (cron mode, ignoring schedul
 	$(BIN)/monitor init
 	$(BIN)/monitor poll --all
 
-# The tests start their own PostgreSQL, Redis and TLS servers from Debian packages.
+# The tests start their own PostgreSQL, Redis and TLS servers from Debian packages, and drive
+# the web view in Debian's headless Chromium through its chromedriver (nothing is downloaded).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null \
-	    || ! command -v openssl >/dev/null; then \
-	  echo "installing the test servers: postgresql redis-server openssl (apt)"; \
+	    || ! command -v openssl >/dev/null || ! command -v chromium >/dev/null \
+	    || ! command -v chromedriver >/dev/null; then \
+	  echo "installing the test servers and browser: postgresql redis-server openssl chromium chromium-driver (apt)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends postgresql redis-server openssl >/dev/null; \
+	    apt-get install -y -qq --no-install-recommends postgresql redis-server openssl \
+	    chromium chromium-driver >/dev/null; \
 	fi
 
 test: install test-deps

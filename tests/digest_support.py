@@ -122,6 +122,16 @@ def populate(engine: Engine) -> None:
                     duplicate_kind="near", duplicate_of_id=11, story_id=11),
             article(13, cnbc, utc(3, 22, 59), title="Too early (23:59 the day before)"),
             article(14, cnbc, utc(4, 23, 0), title="Too late (00:00 the day after)"),
+            article(15, cnbc, utc(4, 13, 0),
+                    title="DeepSeek's app tops the charts in 40 countries",
+                    summary="International Trade Today is a service of Warren Communications "
+                    "News.",  # boilerplate: the text's first real sentences are used instead
+                    text="DeepSeek's App Tops the Charts in 40 Countries DeepSeek's chatbot was "
+                    "the most downloaded free app in 40 countries on Tuesday, Sensor Tower said. "
+                    "It added 12 million users in a week. A third sentence. A fourth one."),
+            article(16, verge, utc(4, 13, 30),
+                    title="深度求索发布新模型：开源大模型时代的竞争 - O",  # cut by its source
+                    text="深度求索周二发布了新的开源模型。该公司表示，新模型的训练成本更低。"),
         ]  # fmt: skip
         s.add_all(rows)
         s.flush()
@@ -135,6 +145,9 @@ def populate(engine: Engine) -> None:
                 ArticleTopic(article_id=5, topic="us-china-ai-race", score=0.5),
                 ArticleTopic(article_id=6, topic="baidu", score=0.95),
                 ArticleTopic(article_id=8, topic="openai", score=0.5),
+                ArticleTopic(article_id=15, topic="deepseek", score=0.8),
+                ArticleTopic(article_id=16, topic="deepseek", score=0.7),
+                ArticleTopic(article_id=16, topic="open-source-ai", score=0.6),
             ]
         )
 

@@ -47,6 +47,18 @@ def test_shipped_config_repeats_the_tuned_defaults() -> None:
     assert settings.tagging == TaggingSettings()
 
 
+def test_the_web_section_and_the_digest_links(tmp_path: Path) -> None:
+    from monitor.config.sections import WebSettings
+
+    shipped = load_settings(ROOT / "config.toml", env={})
+    assert shipped.web == WebSettings() and shipped.digest.web_url == ""
+    assert shipped.digest.max_per_topic == 10 and shipped.digest.include_untagged is False
+    text = "[web]\nbase_url = 'https://news.example/monitor/'\nport = 9000\n"
+    settings = load_settings(write(tmp_path, text), env={})
+    assert settings.web.base_url == settings.digest.web_url == "https://news.example/monitor"
+    assert (settings.web.host, settings.web.port) == ("127.0.0.1", 9000)
+
+
 def test_static_embedder_brings_its_tuned_settings_unless_set(tmp_path: Path) -> None:
     from monitor.config.dedup import STATIC_TUNED, DedupSettings
 
@@ -103,6 +115,11 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ),
         ("[extract]\nmode = 'turbo'\n", "extract.mode", "fast"),
         ("[dedup]\nembedder = 'bert'\n", "dedup", "minilm or static"),
+        ("[web]\nbase_url = 'news.example'\n", "web.base_url", "http(s)"),
+        ("[web]\nport = 70000\n", "web.port", "port"),
+        ("[web]\nfeed_entries = 0\n", "web.feed_entries", "at least 1"),
+        ("[digest]\nweb_url = 'http://x'\n", "digest.web_url", "[web] base_url"),
+        ("[digest]\nmax_per_topic = -1\n", "digest.max_per_topic", "0 (no limit)"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, message: str) -> None:

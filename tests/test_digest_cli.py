@@ -34,7 +34,7 @@ def test_prints_the_text_of_a_day(project: Path, run_cli: Any) -> None:
     configure(project)
     result = run_cli("digest", "--date", "2025-03-04")
     assert result.code == 0, result.err
-    assert "DEEPSEEK (1)" in result.out and "Open-source AI" in result.out  # names from seeds/
+    assert "DEEPSEEK (3)" in result.out and "Open-source AI" in result.out  # names from seeds/
 
 
 def test_writes_the_message_or_its_html(project: Path, run_cli: Any) -> None:
@@ -55,7 +55,7 @@ def test_sends_once(project: Path, run_cli: Any) -> None:
         first = run_cli("digest", "--date", "2025-03-04", "--send")
         second = run_cli("digest", "--date", "2025-03-04", "--send")
         forced = run_cli("digest", "--date", "2025-03-04", "--send", "--force")
-    assert first.code == 0 and "sent, 5 stories, 1 attempt(s)" in first.out, first.err
+    assert first.code == 0 and "sent, 6 stories, 1 attempt(s)" in first.out, first.err
     assert second.code == 0 and "already sent" in second.out
     assert forced.code == 0 and len(recorder.accepted) == 2
 

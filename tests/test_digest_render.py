@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from monitor.digest import build_digest, render_digest
-from monitor.digest.clean import excerpt, safe_url, single_line
+from monitor.digest.clean import excerpt, safe_url, single_line, tidy_title
 from monitor.digest.content import DigestData
 from monitor.digest.render import RenderedDigest
 from monitor.store.db import session_scope
@@ -52,6 +52,52 @@ def test_golden_text_and_html(engine: Engine) -> None:
     check_golden("digest.html", digest.html)
 
 
+def test_links_to_the_web_view_and_at_most_max_per_topic(engine: Engine) -> None:
+    """With [web] base_url the topics and "also reported by" link to `monitor serve`'s pages;
+    a topic over `max_per_topic` shows its top stories and "and N more"."""
+    settings = digest_settings(web_url="http://news.example:8001", max_per_topic=2)
+    digest = render_digest(build(engine), settings, TOPICS)
+    check_golden("digest-web.txt", digest.text)
+    topic = (
+        "http://news.example:8001/monitor/new_stories?topic=deepseek"
+        "&amp;since=2025-03-03+23%3A00%3A00&amp;until=2025-03-04+23%3A00%3A00"
+    )
+    assert f'<a href="{topic}" style="color:#3730a3;' in digest.html  # the heading
+    assert f'<a href="{topic}" style="color:#1d4ed8;text-decoration:none;">and 1 more</a>' in (
+        digest.html
+    )
+    assert 'href="http://news.example:8001/monitor/story?id=1"' in digest.html
+    assert ">DeepSeek&nbsp;<b>3</b></a>" in digest.html  # the count is the topic's, not shown
+    assert digest.html.count("<h3") == 5  # 2 of DeepSeek's 3, Baidu, OpenAI, AI stocks
+    plain = render_digest(build(engine), digest_settings(max_per_topic=2), TOPICS)
+    assert "and 1 more</p>" in plain.html and "news.example" not in plain.html
+    assert " ... and 1 more\n" in plain.text
+
+
+def test_snippets_skip_the_title_and_boilerplate_and_titles_end_at_a_word() -> None:
+    title = "Tongyi Qianwen Goes Open Source"
+    text = "Alibaba's Tongyi Qianwen Goes Open Source. Alibaba Cloud opened the code of Qwen on Thursday."
+    assert excerpt("", text, title=title) == "Alibaba Cloud opened the code of Qwen on Thursday."
+    boiler = "International Trade Today is a service of Warren Communications News."
+    assert excerpt(boiler, "Exports rose 3% in May. Imports fell.") == (
+        "Exports rose 3% in May. Imports fell."
+    )
+    assert excerpt(f"{boiler} Exports rose 3% in May, the ministry said on Monday.", "") == (
+        "Exports rose 3% in May, the ministry said on Monday."
+    )
+    assert (
+        tidy_title("AI Chips in the Era of Large Models - O")
+        == "AI Chips in the Era of Large Models…"
+    )
+    assert tidy_title("Nvidia shares fall - AP") == "Nvidia shares fall - AP"
+    assert tidy_title("word " * 60, 40) == "word word word word word word word word…"
+
+
+def test_the_html_names_cjk_fonts(engine: Engine) -> None:
+    html = rendered(engine).html
+    assert "Noto Sans CJK SC" in html and "PingFang SC" in html and "Microsoft YaHei" in html
+
+
 def test_the_day_is_cut_in_the_configured_zone(engine: Engine) -> None:
     titles = [s.title for s in build(engine).stories]
     assert "Baidu unveils Ernie 5 (00:30 local)" in titles
@@ -60,7 +106,8 @@ def test_the_day_is_cut_in_the_configured_zone(engine: Engine) -> None:
 
 def test_duplicates_collapse_into_their_original(engine: Engine) -> None:
     stories = {s.id: s for s in build(engine).stories}
-    assert set(stories) == {1, 5, 6, 7, 8}  # no duplicate, no seed-known story, no old one
+    # no duplicate, no seed-known story, no old one, no untagged one (7)
+    assert set(stories) == {1, 5, 6, 8, 15, 16}
     # the chained duplicate (3 -> 2 -> 1) is found; the same outlet's re-post is not "also"
     assert [a.name for a in stories[1].also] == ["CNBC", "The Verge"]
 
@@ -69,8 +116,15 @@ def test_grouped_under_the_main_topic_with_the_others_as_labels(engine: Engine) 
     text = rendered(engine).text
     order = [text.index(f"\n{name.upper()} (") for name in ("DeepSeek", "Baidu", "OpenAI")]
     assert order == sorted(order)
-    assert text.index("\nAI STOCKS (") < text.index("\nOTHER (")
     assert "NVIDIA (" not in text  # the Nvidia story's best topic is ai-stocks
+    assert "OTHER (" not in text and "Weekly gadget" not in text  # untagged: left out
+
+
+def test_untagged_stories_come_last_when_included(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        data = build_digest(session, DAY, ZONE, digest_settings(include_untagged=True), NOW)
+    text = render_digest(data, digest_settings(), TOPICS).text
+    assert text.index("\nAI STOCKS (") < text.index("\nOTHER (1)") and "Weekly gadget" in text
     assert "also in: Nvidia, us-china-ai-race" in text  # unknown ids shown as they are
 
 

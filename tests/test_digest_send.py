@@ -76,10 +76,10 @@ def test_sent_once_as_multipart_text_and_html(engine: Engine) -> None:
     assert message["Message-ID"] == row(engine).message_id == result.message_id
     assert message["Message-ID"].endswith("@example.org>")
     text, html = parts(message)
-    assert "DEEPSEEK (1)" in text and "Also reported by CNBC, The Verge." in text
+    assert "DEEPSEEK (3)" in text and "Also reported by CNBC, The Verge." in text
     assert 'id="topic-deepseek"' in html and "<script>" not in html
     recorded = row(engine)
-    assert (recorded.state, recorded.attempts, recorded.articles) == ("sent", 1, 5)
+    assert (recorded.state, recorded.attempts, recorded.articles) == ("sent", 1, 6)
     assert recorded.sent_at is not None and recorded.last_error is None
 
 

@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "feeds": {"errors", "config", "net", "store"},
     "digest": {"errors", "config", "store", "topics"},
     "run": {"errors", "config", "net", "feeds", "extract", "dedup", "topics", "store", "digest"},
+    "web": {"errors", "config", "store", "topics", "digest", "__version__"},
     "cli": {
         "errors",
         "config",
@@ -34,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "digest",
         "run",
+        "web",
         "__version__",
     },
     "__init__": set(),

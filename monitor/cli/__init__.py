@@ -31,6 +31,7 @@ COMMANDS = {
     "feeds": "monitor.cli.feeds:feeds",
     "export": "monitor.cli.query:export",
     "worker": "monitor.cli.worker:worker",
+    "serve": "monitor.cli.web:serve",
 }
 
 

@@ -28,6 +28,7 @@ from monitor.config.sections import (
     QueueSettings,
     ScheduleSettings,
     TaggingSettings,
+    WebSettings,
 )
 from monitor.errors import ConfigError
 
@@ -50,6 +51,7 @@ class Settings:
     dedup: DedupSettings = DedupSettings()
     tagging: TaggingSettings = TaggingSettings()
     queue: QueueSettings = QueueSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -219,6 +221,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         "dedup",
         "tagging",
         "queue",
+        "web",
     }
     for key in data:
         if key not in known:
@@ -254,6 +257,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             "digest.smtp_password",
             "secrets come from the environment: set MONITOR_SMTP_PASSWORD",
         )
+    if isinstance(digest_table, dict) and "web_url" in digest_table:
+        raise ConfigError(where, "digest.web_url", "set [web] base_url instead")
     digest = build_section(DigestSettings, digest_table, where, "digest")
     overrides: dict[str, Any] = {}
     for var, name in (
@@ -290,6 +295,18 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     if env.get("MONITOR_BROKER_URL"):
         queue = dataclasses.replace(queue, broker_url=env["MONITOR_BROKER_URL"])
 
+    web = build_section(WebSettings, data.get("web", {}), where, "web")
+    if web.base_url and urlsplit(web.base_url).scheme not in ("http", "https"):
+        raise ConfigError(where, "web.base_url", f"expected an http(s) URL, got {web.base_url!r}")
+    if not 0 < web.port < 65536:
+        raise ConfigError(where, "web.port", f"expected a port number, got {web.port}")
+    if web.feed_entries < 1:
+        raise ConfigError(where, "web.feed_entries", "must be at least 1")
+    if digest.max_per_topic < 0:
+        raise ConfigError(where, "digest.max_per_topic", "must be 0 (no limit) or more")
+    web = dataclasses.replace(web, base_url=web.base_url.rstrip("/"))
+    digest = dataclasses.replace(digest, web_url=web.base_url)
+
     lock_dir = base / "data"
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
         lock_dir = Path(db_url[len("sqlite:///") :]).parent
@@ -308,4 +325,5 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         dedup=build_section(DedupSettings, _dedup_table(data.get("dedup", {})), where, "dedup"),
         tagging=build_section(TaggingSettings, data.get("tagging", {}), where, "tagging"),
         queue=queue,
+        web=web,
     )

@@ -61,6 +61,20 @@ class DigestSettings:
     failing_feed_hours: float = 24.0  # list feeds failing for longer than this
     max_attempts: int = 5  # transient SMTP failures retried this many times
     retry_wait: float = 30.0  # seconds before the first retry (doubles each time)
+    max_per_topic: int = 10  # stories shown per topic, then "and N more" (0 = no limit)
+    include_untagged: bool = False  # also list stories with no topic, under "Other"
+    web_url: str = ""  # not a [digest] key: [web] base_url, where the digest links to
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    # `monitor serve`: the local web view (Datasette) and the Atom feeds.
+    host: str = "127.0.0.1"  # address `monitor serve` binds to (loopback: this machine only)
+    port: int = 8001
+    # The web view's address as readers reach it, e.g. "http://news.example:8001"; when set,
+    # the digest links topics and stories to it and the Atom feeds use it for their links.
+    base_url: str = ""
+    feed_entries: int = 50  # newest stories in each Atom feed
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space > limit // 2:
+    if space > limit // 3 and not text[limit - 1].isspace():
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
 
@@ -110,11 +110,41 @@ def strip_html(value: str) -> str:
     return html.unescape(text) if "&" in text else text
 
 
-def excerpt(summary: str, text_head: str, limit: int = 360) -> str:
-    """Two or three sentences: from the feed summary, or the article text when that is thin."""
-    source = single_line(_FEED_FOOTER.sub("", strip_html(summary)), 10_000)
-    if len(source) < 80:
-        body = single_line(text_head, 10_000)
+# Sentences that are about the site, not the story: the snippet skips them. Narrow on purpose:
+# a story about cookies or newsletters keeps its sentences.
+_BOILERPLATE = re.compile(
+    r"\bis a (?:service|publication|product|division) of\b|\ball rights reserved\b|©|^copyright\b"
+    r"|\b(?:subscribe|sign up|register)\b.{0,40}\b(?:newsletter|to continue|to read|for free)\b"
+    r"|\b(?:we|this (?:web)?site) uses? cookies\b|\bcookie (?:policy|settings|preferences)\b"
+    r"|\baccept (?:all )?cookies\b|\bclick here\b|^advertisement\b|\bfollow us on\b"
+    r"|\b(?:enable|turn on) javascript\b|\bjavascript (?:is )?(?:disabled|required)\b"
+    r"|\bthis (?:article|story) (?:was|is) (?:originally )?(?:published|produced|provided)"
+    r" (?:by|on|in)\b",
+    re.I,
+)
+# A title cut by its source inside the site name's suffix: "… Large Models - O".
+_DANGLING_SUFFIX = re.compile(r"\s+[-–—|:·]\s*\w$")
+MIN_EXCERPT = 80  # a summary shorter than this (after cleaning) gives way to the article text
+
+
+def tidy_title(title: str, limit: int = 200) -> str:
+    """A headline on one line, cut at a word with an ellipsis, also when its source cut it."""
+    text = single_line(title, limit)
+    if _DANGLING_SUFFIX.search(text):
+        text = _DANGLING_SUFFIX.sub("", text).rstrip(" ,;:-") + "…"
+    return text
+
+
+def excerpt(summary: str, text_head: str, limit: int = 360, title: str = "") -> str:
+    """Two or three sentences: from the feed summary, or the article text when that is thin.
+
+    Sentences about the site (a copyright line, "X is a service of Y", a newsletter plea) are
+    skipped, and so is a leading repeat of the story's own title.
+    """
+    summary_text = _real_text(single_line(_FEED_FOOTER.sub("", strip_html(summary)), 10_000), title)
+    source = summary_text
+    if len(source) < MIN_EXCERPT:
+        body = _real_text(single_line(text_head, 10_000), title)
         if len(body) > len(source):
             source = body
     sentences = split_sentences(source)
@@ -127,6 +157,28 @@ def excerpt(summary: str, text_head: str, limit: int = 360) -> str:
         if count >= 2 and len(chosen) >= limit // 2:
             break
     return shorten(chosen, limit)
+
+
+def _real_text(text: str, title: str) -> str:
+    """`text` without a leading repeat of `title` and without boilerplate sentences."""
+    text = strip_title(text, title)
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not _BOILERPLATE.search(s)]
+    return text if len(kept) == len(sentences) else " ".join(kept)
+
+
+def strip_title(text: str, title: str) -> str:
+    """Drop the headline when the text opens with it (extracted text often does), also after
+    a short kicker ("Tech | Title …") and in another case."""
+    words = single_line(title, 1000).split()
+    if len(words) < 2 or not text:
+        return text
+    pattern = r"[\s\W]*".join(re.escape(w) for w in words)
+    match = re.search(pattern, text[: len(title) + 60], re.I)
+    if match is None or match.start() > 40:
+        return text
+    rest = text[match.end() :].lstrip(" \t-–—:|.,;")
+    return rest or text
 
 
 def split_sentences(text: str) -> list[str]:

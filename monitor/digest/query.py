@@ -60,8 +60,10 @@ def build_digest(
     start, end = day_bounds(day, zone)
     rows = _day_articles(session, start, end)
     originals = {r.id: r for r in rows if r.duplicate_kind is None}
-    also = _other_sources(rows, originals)
     topics = _topics(session, start, end)
+    if not settings.include_untagged:  # off-topic news would crowd out the topics
+        originals = {i: r for i, r in originals.items() if i in topics}
+    also = _other_sources(rows, originals)
     stories = tuple(
         Story(
             id=r.id,

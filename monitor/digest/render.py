@@ -1,8 +1,10 @@
 """Renders a `DigestData` into the subject, text and HTML of the email (pure: values in, text out).
 
 Stories are grouped under their main (highest-scoring) topic, in the order of the topic schema,
-with untagged stories last under "Other". Every feed-supplied value passes through `clean`
-here and through Jinja2's autoescape in the HTML template.
+with untagged stories (when included) last under "Other"; a topic shows `max_per_topic`
+stories and "and N more". With `web_url` set, topics and stories link to the web view
+(`monitor serve`). Every feed-supplied value passes through `clean` here and through Jinja2's
+autoescape in the HTML template.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from monitor.config.sections import DigestSettings
-from monitor.digest.clean import excerpt, host_of, safe_url, single_line
+from monitor.digest.clean import excerpt, host_of, safe_url, single_line, tidy_title
 from monitor.digest.content import DigestData, Story
+from monitor.digest.query import day_bounds
 
 OTHER = "Other"
+# The web view's pages the digest links to (`monitor serve`: monitor/web/metadata.yml).
+WEB_DATABASE = "monitor"
+TITLE_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -38,13 +45,20 @@ class StoryView:
     excerpt: str
     labels: tuple[str, ...]  # names of the story's other topics
     also: tuple[Link, ...]
+    sources_href: str | None  # the web view's page of every source of the story
 
 
 @dataclass(frozen=True)
 class Group:
     anchor: str
     name: str
-    stories: tuple[StoryView, ...]
+    stories: tuple[StoryView, ...]  # the first `max_per_topic`
+    total: int  # stories of the topic that day
+    href: str | None  # the web view's page of the topic's stories that day
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.stories)
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,7 @@ def render_digest(
     empty, in which case topic ids are shown as they are."""
     names = dict(topic_names or {})
     zone = ZoneInfo(data.zone)
-    groups = _groups(data, names, zone)
+    groups = _groups(data, names, zone, settings)
     subject = render_subject(settings, data.day)
     context = {
         "subject": subject,
@@ -128,7 +142,9 @@ def render_digest(
     )
 
 
-def _groups(data: DigestData, names: dict[str, str], zone: ZoneInfo) -> list[Group]:
+def _groups(
+    data: DigestData, names: dict[str, str], zone: ZoneInfo, settings: DigestSettings
+) -> list[Group]:
     order = {topic: i for i, topic in enumerate(names)}
     buckets: dict[str, list[Story]] = {}
     for story in data.stories:
@@ -144,17 +160,38 @@ def _groups(data: DigestData, names: dict[str, str], zone: ZoneInfo) -> list[Gro
     for topic in sorted(buckets, key=group_key):
         # Stories carried by more outlets first, then the newest.
         stories = sorted(buckets[topic], key=lambda s: (-len(s.also), -s.time.timestamp(), s.id))
-        views = tuple(_story_view(s, topic, names, zone, data.day) for s in stories)
+        shown = stories[: settings.max_per_topic] if settings.max_per_topic else stories
+        web = settings.web_url
+        views = tuple(_story_view(s, topic, names, zone, data.day, web) for s in shown)
         name = OTHER if topic == OTHER else single_line(names.get(topic, topic), 60)
-        groups.append(Group(f"topic-{single_line(topic, 60)}", name, views))
+        href = _topic_href(web, topic, data.day, zone) if topic != OTHER else None
+        groups.append(Group(f"topic-{single_line(topic, 60)}", name, views, len(stories), href))
     return groups
 
 
+def _web_href(web: str, path: str, params: dict[str, str | int]) -> str | None:
+    return safe_url(f"{web}/{WEB_DATABASE}/{path}?{urlencode(params)}") if web else None
+
+
+def _topic_href(web: str, topic: str, day: date, zone: ZoneInfo) -> str | None:
+    """The web view's list of the topic's new stories of the digest's (local) day."""
+    start, end = day_bounds(day, zone)
+    return _web_href(
+        web,
+        "new_stories",
+        {
+            "topic": topic,
+            "since": f"{start:%Y-%m-%d %H:%M:%S}",
+            "until": f"{end:%Y-%m-%d %H:%M:%S}",
+        },
+    )
+
+
 def _story_view(
-    story: Story, main: str, names: dict[str, str], zone: ZoneInfo, day: date
+    story: Story, main: str, names: dict[str, str], zone: ZoneInfo, day: date, web: str
 ) -> StoryView:
     url = single_line(story.url, 2048)
-    title = single_line(story.title, 300) or host_of(url) or "(untitled)"
+    title = tidy_title(story.title, TITLE_LIMIT) or host_of(url) or "(untitled)"
     labels = tuple(single_line(names.get(t, t), 60) for t, _ in story.topics if t != main)
     also = tuple(Link(single_line(s.name, 80), safe_url(s.url)) for s in story.also)
     return StoryView(
@@ -162,9 +199,10 @@ def _story_view(
         url=url,
         source=story.source,
         time=_local(story.time, zone, day),
-        excerpt=excerpt(story.summary, story.text_head),
+        excerpt=excerpt(story.summary, story.text_head, title=story.title),
         labels=labels,
         also=also,
+        sources_href=_web_href(web, "story", {"id": story.id}) if also else None,
     )
 
 
