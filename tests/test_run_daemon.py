@@ -28,6 +28,10 @@ from monitor.run.daemon import digest_due_at_start
 FEEDS = 3
 PER_FEED = 4
 PAGE_DELAY = 0.4  # seconds each article page takes: SIGTERM lands while pages are in flight
+# Pages after each feed's first wait here while it is clear, so that a SIGTERM sent meanwhile
+# lands mid-work however fast or slow the machine is (set by default: the pages just flow).
+HOLD = threading.Event()
+HOLD.set()
 WORDS = [
     "harbour",
     "council",
@@ -103,6 +107,8 @@ def world() -> Iterator[tuple[str, list[str]]]:
             requested.append(request.path)
         time.sleep(PAGE_DELAY)
         feed, n = (int(x[1:]) for x in request.path.strip("/").split("/"))
+        if n > 0:
+            HOLD.wait(15)
         title, paragraphs = story(feed, n)
         html = article_html(title, paragraphs)
         return Response(html, content_type="text/html; charset=utf-8")
@@ -254,15 +260,23 @@ def test_daemon_sigterm_mid_work_then_restart_loses_and_repeats_nothing(
 ) -> None:
     base, requested = world
     configure(workdir, feed_list(base))
+    config = workdir / "config.toml"  # held pages must not time out while they are held
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("deadline = 10.0", "deadline = 40.0")
+    config.write_text(text.replace("read_timeout = 5.0", "read_timeout = 30.0"), "utf-8")
     db = init(workdir, run_cli)
     env = child_env()
 
-    first = Proc(workdir, ["run"], env, "run1.log")
-    wait_for(lambda: count(db, "SELECT count(*) FROM article") >= 2, 20, "first articles")
-    first.signal(signal.SIGTERM)
-    time.sleep(0.2)
-    first.signal(signal.SIGINT)  # an impatient second signal changes nothing
-    stopped_at = time.monotonic()
+    HOLD.clear()
+    try:
+        first = Proc(workdir, ["run"], env, "run1.log")
+        wait_for(lambda: count(db, "SELECT count(*) FROM article") >= 2, 20, "first articles")
+        first.signal(signal.SIGTERM)
+        time.sleep(0.2)
+        first.signal(signal.SIGINT)  # an impatient second signal changes nothing
+        stopped_at = time.monotonic()
+    finally:
+        HOLD.set()  # the pages in flight complete; the ones not yet asked for are not asked
     code, _, err = first.finish(timeout=8)
     assert code == 0, err
     assert time.monotonic() - stopped_at < 5
