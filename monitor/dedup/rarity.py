@@ -4,6 +4,7 @@ whichever says it is more common. "DeepSeek" is rare in English but not in a Dee
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,13 +17,35 @@ ZIPF_TOP = 7.0
 _DOC_ZIPF = math.log10(1e9 / 500)
 
 
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+
+
+def is_cjk(word: str) -> bool:
+    return _CJK_CHAR.search(word) is not None
+
+
 @cache
-def general_rarity(word: str) -> float:
-    """0 (very common English) to 7 (never seen); numbers count by their digits."""
+def _word_lists() -> frozenset[str]:
+    from wordfreq import available_languages
+
+    return frozenset(available_languages())
+
+
+@cache
+def general_rarity(word: str, language: str = "en") -> float:
+    """0 (very common in the language) to 7 (never seen); numbers count by their digits.
+    A Chinese word is looked up in Chinese whatever the text's language; a language with
+    no word list is read as English (names and numbers still count)."""
     # wordfreq ships its word lists in the wheel: nothing is downloaded.
     from wordfreq import zipf_frequency
 
-    return max(0.0, ZIPF_TOP - float(zipf_frequency(word, "en")))
+    if is_cjk(word):
+        language = "ja" if _KANA.search(word) else "ko" if _HANGUL.search(word) else "zh"
+    elif language not in _word_lists():
+        language = "en"
+    return max(0.0, ZIPF_TOP - float(zipf_frequency(word, language)))
 
 
 @dataclass(frozen=True)
