@@ -6,19 +6,17 @@ and dates, the years the text is about)."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup.embed import load_embedder, pack
-from monitor.dedup.rarity import general_rarity, is_cjk
+from monitor.dedup.rarity import general_rarity, is_cjk, jieba
 
 # Runs of Chinese, Japanese or Korean characters: words are not separated by spaces there.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -123,19 +121,9 @@ def _tokens(text: str) -> list[Token]:
     return tokens
 
 
-@cache
-def _jieba() -> Any:
-    """jieba with its packaged dictionary, loaded once and quietly (it logs to stderr)."""
-    import jieba  # type: ignore[import-untyped]
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
 def _segment(run: str) -> list[str]:
     """Chinese words of a run of CJK characters."""
-    return [w for w in _jieba().lcut(run) if w.strip()]
+    return [w for w in jieba().lcut(run) if w.strip()]
 
 
 def chars(words: list[str]) -> list[str]:
