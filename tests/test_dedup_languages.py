@@ -22,6 +22,16 @@ TITLE_ZH = "百度发布文心大模型4.5和X1"
 def test_chinese_text_yields_words_names_and_numbers() -> None:
     words = tokenize("腾讯2025年第二季度营收增长15%，DeepSeek发布R1模型")
     assert {"腾讯", "2025", "营收", "15", "deepseek", "r1", "模型"} <= set(words)
+    # Thousands separators go: "4,000 chargers" and "4000座" share the number.
+    assert tokenize("4,000 chargers, 336,681 cars, 1,2,3") == [
+        "4000",
+        "chargers",
+        "336681",
+        "cars",
+        "1",
+        "2",
+        "3",
+    ]
     features = extract_features(TITLE_ZH, STORY_ZH, SETTINGS)
     assert features.language == "zh"
     assert {"x1", "4.5", "deepseek", "r1"} <= set(features.event)

@@ -39,6 +39,7 @@ _FIRST_YEAR, _LAST_YEAR = 1990, 2099
 # "x1" are one token each.
 _TOKEN = re.compile(r"[^\W_](?:[\w.'\-]*[^\W_])?")
 _DIGIT = re.compile(r"\d")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 _SENTENCE_ENDS = '.!?:;"。'
 _MINHASH_SEED = 1  # fixed: signatures are stored and compared across runs
@@ -100,6 +101,8 @@ def text_hash(text: str) -> str:
 
 def _tokens(text: str) -> list[Token]:
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    # "4,000" is "4000", as Chinese and many feeds write it.
+    text = _THOUSANDS.sub("", text)
     cjk = _CJK.search(text) is not None
     if cjk:  # CJK runs become their own tokens, then words (jieba)
         text = _CJK.sub(r" \g<0> ", text)
