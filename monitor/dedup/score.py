@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from monitor.config.dedup import DedupSettings
-from monitor.dedup.embed import unpack
+from monitor.dedup.embed import READS, unpack
 from monitor.dedup.features import Features, extract_features
 from monitor.dedup.rarity import Corpus
 
@@ -76,6 +76,43 @@ def days_apart(a: datetime | None, b: datetime | None) -> float | None:
     if (a.tzinfo is None) != (b.tzinfo is None):
         a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
     return abs((a - b).total_seconds()) / 86400.0
+
+
+def reads(settings: DedupSettings, a: Features, b: Features) -> str | None:
+    """None when the embedder reads both texts' languages, else why not."""
+    known = READS.get(settings.embedder, frozenset())
+    unread = sorted({str(f.language) for f in (a, b) if f.language not in known})
+    if not unread:
+        return None
+    languages = "/".join(unread)
+    return f"the {settings.embedder} model does not read {languages}: exact and near copies only"
+
+
+def threshold(settings: DedupSettings, a: Features, b: Features) -> float:
+    """Cross-language cosines run lower than those within one language."""
+    if a.language == b.language:
+        return settings.same_story_threshold
+    return settings.cross_language_threshold
+
+
+def apart_in_time(a: Features, b: Features, settings: DedupSettings) -> str | None:
+    """Why the two cannot report one event (None if they can): published further apart
+    than the window, or about different years. A document without a date (a seed, a feed
+    without dates) is placed by the years its text names: a text naming only 2024 and 2025
+    is not a 2026 event, and two texts about different latest years are two stories."""
+    apart = days_apart(a.published, b.published)
+    if apart is not None:
+        return f"published {apart:.0f} days apart" if apart > settings.window_days else None
+    for dated, other in ((a, b), (b, a)):
+        if dated.published is not None and other.years:
+            year = dated.published.year
+            if max(other.years) < year and max(other.years) not in dated.years:
+                return f"published in {year}, the other names no year after {max(other.years)}"
+    if a.published is None and b.published is None and a.years and b.years:
+        last_a, last_b = max(a.years), max(b.years)
+        if last_a != last_b and last_a not in b.years and last_b not in a.years:
+            return f"about {last_a} and {last_b}"
+    return None
 
 
 def lead_similarity(a: Features, b: Features) -> tuple[float, float]:
@@ -147,6 +184,9 @@ def compare_features(
     near = containment(a, b)
     if near >= settings.near_threshold:
         return Verdict("near", round(near, 3), [f"{near:.0%} of the shorter text is shared"])
+    unread = reads(settings, a, b)
+    if unread is not None:
+        return Verdict(None, round(near, 3), [unread])
     parts = story_parts(a, b, corpus, counted)
     score = story_score(parts, settings)
     reasons = [
@@ -157,12 +197,34 @@ def compare_features(
         reasons.append("shared: " + ", ".join(parts.shared))
     if parts.conflicts:
         reasons.append("differs: " + "; ".join(parts.conflicts))
-    apart = days_apart(a.published, b.published)
-    if apart is not None and apart > settings.window_days:
-        reasons.append(f"published {apart:.0f} days apart")
+    if a.language != b.language:
+        reasons.append(f"languages {a.language}/{b.language}")
+    vetoed = veto(a, b, parts, settings)
+    if vetoed is not None:
+        reasons.append(vetoed)
         return Verdict(None, round(score, 3), reasons)
-    kind: Kind | None = "same-story" if score >= settings.same_story_threshold else None
+    kind: Kind | None = "same-story" if score >= threshold(settings, a, b) else None
     return Verdict(kind, round(score, 3), reasons)
+
+
+def veto(a: Features, b: Features, parts: StoryParts, settings: DedupSettings) -> str | None:
+    """Why `a` cannot be the same story as the earlier `b` whatever the score (None if it
+    can): a language the model does not read, another time, no event term in common, or
+    `b` a duplicate itself."""
+    return (
+        reads(settings, a, b)
+        or apart_in_time(a, b, settings)
+        or (
+            "no rare name or number in common: no evidence of one event"
+            if parts.event < settings.min_event
+            else None
+        )
+        or (
+            "the earlier document is itself a same-story duplicate: compared with its original"
+            if b.duplicate
+            else None
+        )
+    )
 
 
 def compare_texts(
@@ -173,8 +235,10 @@ def compare_texts(
     settings: DedupSettings,
     a_published: datetime | None = None,
     b_published: datetime | None = None,
+    a_language: str | None = None,
+    b_language: str | None = None,
 ) -> Verdict:
     """Are these two documents the same item, a near copy, or the same story?"""
-    a = extract_features(a_title, a_text, settings, a_published)
-    b = extract_features(b_title, b_text, settings, b_published)
+    a = extract_features(a_title, a_text, settings, a_published, a_language)
+    b = extract_features(b_title, b_text, settings, b_published, b_language)
     return compare_features(a, b, settings)

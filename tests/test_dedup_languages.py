@@ -1,0 +1,99 @@
+"""Same story across languages and times: Chinese words, names and numbers, character
+shingles, the language rule, the years a text is about, quarters, and comparing with a
+story's original only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from dedup_samples import EXPORT_ZH, REWRITE, STORY, STORY_ZH, ZHIPU_ZH
+
+from monitor.config.dedup import DedupSettings
+from monitor.dedup import compare_texts
+from monitor.dedup.features import extract_features, quarters, tokenize
+from monitor.dedup.score import compare_features
+
+SETTINGS = DedupSettings()
+TITLE = "Baidu releases Ernie 4.5 and X1"
+TITLE_ZH = "百度发布文心大模型4.5和X1"
+
+
+def test_chinese_text_yields_words_names_and_numbers() -> None:
+    words = tokenize("腾讯2025年第二季度营收增长15%，DeepSeek发布R1模型")
+    assert {"腾讯", "2025", "营收", "15", "deepseek", "r1", "模型"} <= set(words)
+    # Thousands separators go: "4,000 chargers" and "4000座" share the number.
+    assert tokenize("4,000 chargers, 336,681 cars, 1,2,3") == [
+        "4000",
+        "chargers",
+        "336681",
+        "cars",
+        "1",
+        "2",
+        "3",
+    ]
+    features = extract_features(TITLE_ZH, STORY_ZH, SETTINGS)
+    assert features.language == "zh"
+    assert {"x1", "4.5", "deepseek", "r1"} <= set(features.event)
+    assert features.years == ()  # "3月16日": a date without a year
+
+
+def test_chinese_near_copy_is_found_on_characters() -> None:
+    # The same article with its last sentence cut and another headline: no spaces to
+    # split words on, so the shingles are on characters.
+    verdict = compare_texts(TITLE_ZH, STORY_ZH, "文心4.5发布", STORY_ZH[:-16], SETTINGS)
+    assert verdict.kind == "near"
+
+
+def test_chinese_article_and_english_write_up_are_one_story() -> None:
+    verdict = compare_texts(TITLE_ZH, STORY_ZH, TITLE, STORY, SETTINGS)
+    assert verdict.kind == "same-story", verdict.reasons
+    assert any("languages zh/en" in reason for reason in verdict.reasons)
+
+
+def test_unrelated_chinese_stories_are_two_stories() -> None:
+    verdict = compare_texts("智谱启动上市辅导", ZHIPU_ZH, "美国出口管制", EXPORT_ZH, SETTINGS)
+    assert verdict.kind is None
+    for text in (ZHIPU_ZH, EXPORT_ZH):
+        assert compare_texts(TITLE_ZH, STORY_ZH, "t", text, SETTINGS).kind is None
+
+
+def test_a_language_the_model_cannot_read_gets_exact_and_near_only() -> None:
+    english_only = DedupSettings(embedder="static")
+    verdict = compare_texts(TITLE_ZH, STORY_ZH, TITLE, STORY, english_only)
+    assert verdict.kind is None
+    assert any("does not read zh" in reason for reason in verdict.reasons)
+    # A copy is still a copy, whatever the language.
+    assert compare_texts(TITLE_ZH, STORY_ZH, "t", STORY_ZH, english_only).kind == "exact"
+
+
+def test_texts_about_different_years_are_different_stories() -> None:
+    old = STORY.replace("on Sunday", "on Sunday, March 16, 2025,")
+    new = REWRITE.replace("has launched", "launched in March 2026")
+    verdict = compare_texts(TITLE, old, "Baidu unveils free Ernie models", new, SETTINGS)
+    assert verdict.kind is None
+    assert any("about 2025 and 2026" in reason for reason in verdict.reasons)
+    # A dated article is not the story of an undated text (a seed) about an earlier year.
+    published = datetime(2026, 3, 17, tzinfo=UTC)
+    verdict = compare_texts(TITLE, REWRITE, "seed", old, SETTINGS, published, None)
+    assert verdict.kind is None
+    assert any("published in 2026" in reason for reason in verdict.reasons)
+    # The same year on both sides is no obstacle.
+    same_year = REWRITE.replace("has launched", "launched in March 2025")
+    assert compare_texts(TITLE, old, "u", same_year, SETTINGS).kind == "same-story"
+
+
+def test_quarters_are_read_in_english_and_chinese() -> None:
+    assert quarters("Tencent's second-quarter revenue; Q3 guidance") == ("2", "3")
+    assert quarters("腾讯第二季度营收；三季度展望") == ("2", "3")
+
+
+def test_a_duplicate_is_not_an_original_to_link_to() -> None:
+    a = extract_features(TITLE, STORY, SETTINGS)
+    b = extract_features("Baidu unveils free Ernie models", REWRITE, SETTINGS)
+    assert compare_features(a, b, SETTINGS).kind == "same-story"
+    verdict = compare_features(a, replace(b, duplicate=True), SETTINGS)
+    assert verdict.kind is None
+    assert any("compared with its original" in reason for reason in verdict.reasons)
+    # ... but a copy of it is still a copy.
+    assert compare_features(b, replace(b, duplicate=True), SETTINGS).kind == "exact"
