@@ -78,6 +78,11 @@ def status(app: AppContext, as_json: bool) -> None:
         f"seeds: {report['seeds']} ({report['seed_sections']} sections)   "
         f"last digest: {digest['date'] + ' ' + digest['state'] if digest else 'none'}"
     )
+    if report["pages_awaiting_retry"]:
+        console.print(
+            f"pages awaiting a retry: {report['pages_awaiting_retry']} "
+            f"(next {_short_time(report['next_page_retry'])} UTC)"
+        )
     if not sys.stdout.isatty():  # under cron or in a pipe: one plain line per feed, nothing cut
         for f in report["feeds"]:
             click.echo(

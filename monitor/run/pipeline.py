@@ -29,6 +29,7 @@ from monitor.feeds.parse import FeedEntry
 from monitor.feeds.state import mark_failure, mark_success
 from monitor.net.fetch import Fetcher, Response
 from monitor.net.urls import canonical_url, is_http_url
+from monitor.run.orphans import mark_parent
 from monitor.run.polljobs import (
     FeedJob,
     PageJob,
@@ -113,6 +114,7 @@ class Poller:
         from multiprocessing import get_context
 
         # forkserver: never fork a process that has fetch threads running.
+        mark_parent()  # the fork server (monitor.run.forkguard) dies with this process
         context = get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         return ProcessPoolExecutor(
