@@ -18,8 +18,10 @@ import threading
 import time
 
 PR_SET_PDEATHSIG = 1
-# Set by a process to its own pid before it starts children that must die with it.
+# The pid a child must die with: set by a run for its fork server (in its environment,
+# which the fork server inherits), and by `monitor worker --processes N` for its workers.
 PARENT_ENV = "MONITOR_PARENT_PID"
+WORKER_PARENT_ENV = "MONITOR_WORKER_PARENT_PID"
 
 
 def die_with_parent(parent: int | None = None) -> None:
@@ -46,17 +48,15 @@ def watch_parent(parent: int, interval: float = 0.25) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def mark_parent() -> dict[str, str]:
-    """Name this process as the one its children must die with; returns the environment
-    for a child started with subprocess."""
+def mark_parent() -> None:
+    """Name this process as the one its fork server must die with."""
     os.environ[PARENT_ENV] = str(os.getpid())
-    return dict(os.environ)
 
 
-def named_parent() -> int | None:
-    """The pid the environment says this process must die with, if it is our parent
-    (a process started some other way, by hand or by cron, is left alone)."""
-    value = os.environ.get(PARENT_ENV, "")
-    if not value.isdigit() or int(value) != os.getppid():
+def named_parent(variable: str = PARENT_ENV) -> int | None:
+    """The pid the environment says this process must die with (None when unset: a
+    process started by hand or by cron is left alone)."""
+    value = os.environ.get(variable, "")
+    if not value.isdigit() or int(value) == os.getpid():
         return None
     return int(value)

@@ -39,7 +39,7 @@ from monitor.errors import MonitorError, QueueError
 from monitor.run.context import AppContext
 from monitor.run.daemon import Daemon
 from monitor.run.lock import poll_lock
-from monitor.run.orphans import die_with_parent, mark_parent, named_parent
+from monitor.run.orphans import WORKER_PARENT_ENV, die_with_parent, named_parent
 from monitor.store import postgres
 from monitor.store.models import Feed, utcnow
 from monitor.store.write import sync_feeds
@@ -274,7 +274,7 @@ def run_worker(app: AppContext) -> None:
     flight (or hand it back) and exit."""
     import dramatiq
 
-    parent = named_parent()
+    parent = named_parent(WORKER_PARENT_ENV)
     if parent is not None:  # started by `monitor worker --processes N`: die with it
         die_with_parent(parent)
     logging.getLogger("dramatiq").setLevel(logging.WARNING)
@@ -320,7 +320,7 @@ def run_workers(app: AppContext, processes: int) -> None:
     command = [sys.executable, "-m", "monitor", "--config", str(app.settings.path), "worker"]
     stopping = threading.Event()
 
-    env = mark_parent()  # each child dies with this process (run_worker)
+    env = {**os.environ, WORKER_PARENT_ENV: str(os.getpid())}  # they die with us (run_worker)
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, env=env)
