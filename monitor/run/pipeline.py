@@ -225,6 +225,9 @@ class Poller:
                     done = set()
                 for fut in done:
                     kind, job = pending.pop(fut)
+                    if kind != "feed" and self._uncommitted:
+                        # A page's failure rolls back: not the feed states batched so far.
+                        self._commit(session)
                     try:
                         if kind == "feed":
                             self._on_feed(session, job, fut, pending, inflight, index, stats)
@@ -576,7 +579,7 @@ class Poller:
         self._release(page)
         for job in [page.feed, *(job for job, _ in page.waiting)]:
             job.pending -= 1
-            if job.pending == 0:
+            if job.pending == 0 and not job.incomplete:
                 feed = session.get(Feed, job.id)
                 assert feed is not None
                 self._feed_ok(session, job, feed, utcnow())
@@ -618,12 +621,19 @@ class Poller:
             session.rollback()
             if is_global(again):
                 raise
-            # Not even storable without its page: leave it out. Its feed is not marked
-            # polled, so the entry comes back next cycle and is tried again.
+            # Not even storable without its page: leave it out. Its feeds are not marked
+            # polled (due again, the entry comes back next cycle); they say why.
+            message = f"internal error: {type(again).__name__}: {again}"[:1000]
+            log.error("page not stored feed=%s url=%s", page.feed.name, page.url, exc_info=again)
             log_fetch(session, page.feed.id, page.url, None, 0, 0.0, message)
-            session.commit()
             for waiting in [page.feed, *(j for j, _ in page.waiting)]:
                 waiting.pending -= 1
+                waiting.incomplete = True
+                feed = session.get(Feed, waiting.id)
+                if feed is not None and page.article_id is None:
+                    feed.last_error = f"page {page.url}: {message}"[:1000]
+                    feed.last_error_at = utcnow()
+            session.commit()
         finally:
             page.html = None
             self._release(page)
@@ -671,10 +681,12 @@ class Poller:
         late): a crash can only make those feeds due again, never lose an entry, since
         a feed's new entries and its ETag always land in the same transaction."""
         self._uncommitted += 1
-        now = time.monotonic()
-        if self._uncommitted >= 200 or now - self._last_commit >= 1.0:
-            session.commit()
-            self._uncommitted, self._last_commit = 0, now
+        if self._uncommitted >= 200 or time.monotonic() - self._last_commit >= 1.0:
+            self._commit(session)
+
+    def _commit(self, session: Session) -> None:
+        session.commit()
+        self._uncommitted, self._last_commit = 0, time.monotonic()
 
     def _feed_failed(
         self, session: Session, feed: Feed, exc: MonitorError, now: datetime, stats: PollStats

@@ -39,6 +39,7 @@ class FeedJob:
     allow_private: bool
     interval: float | None
     pending: int = 0
+    incomplete: bool = False  # an entry could not be stored: not marked polled, due again
     response: Response | None = None
     parsed: ParsedFeed | None = None
 
