@@ -6,9 +6,13 @@ is stored, and every failure is recorded on its feed or article and in the fetch
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import signal
 import sqlite3
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -184,3 +188,65 @@ def test_every_stage_failing_at_random_ends_no_cycle(
     # The feeds whose articles could not all be stored stay due: the next cycle (no faults
     # for the ones the switch let through) stores what is left.
     assert sum(1 for v in stored.values() if v[0] == "ok") == expected
+
+
+def test_an_extraction_process_that_dies_is_replaced(
+    site: Site, workdir: Path, run_cli, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """An extraction process killed mid-cycle (the OOM killer, a crash in a C library)
+    breaks the whole pool: a new pool takes over, the pages it held are extracted again,
+    and every article is stored with its text."""
+    world = build_world(feeds=2, per_feed=60, copies=0, seed=7)
+    base = site.url("").rstrip("/")
+    for path, html in world.pages.items():
+        site.server.expect_request(path).respond_with_data(html, content_type="text/html")
+    lines = [CONFIG.replace("workers = 1", "workers = 2")]
+    for i, path in enumerate(world.feeds):
+        site.server.expect_request(path).respond_with_data(
+            rss(base, world.feeds[path]), content_type="application/rss+xml"
+        )
+        lines.append(f'[[feeds]]\nname = "f{i}"\nurl = "{base}{path}"\n')
+    (workdir / "config.toml").write_text("\n".join(lines), encoding="utf-8")
+    assert run_cli("init").code == 0
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        me = os.getpid()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            extraction = [
+                pid for pid, ppid in children().items() if children().get(ppid) == me
+            ]  # the fork server's children: the extraction processes
+            if len(extraction) >= 2:
+                time.sleep(0.3)
+                os.kill(extraction[0], signal.SIGKILL)
+                killed.append(extraction[0])
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    with caplog.at_level("WARNING", logger="monitor.poll"):
+        result = run_cli("poll", "--all")
+    killer.join()
+    assert result.code == 0, result.err
+    assert killed
+    assert any("an extraction process died" in r.getMessage() for r in caplog.records)
+    with sqlite3.connect(workdir / "data" / "monitor.db") as conn:
+        statuses = dict(conn.execute("SELECT status, count(*) FROM article GROUP BY status"))
+    assert statuses == {"ok": 120}
+
+
+def children() -> dict[int, int]:
+    """pid -> parent pid of every live process."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if state != "Z":
+                found[int(entry)] = int(ppid)
+    return found

@@ -436,10 +436,13 @@ class Poller:
         feed_id, entry, canonical = page.feed.id, page.entry, page.canonical
         page.extract_tries += 1
         if self.processes is not None:
+            args = (feed_id, entry, page.url, canonical, page.html)
+            try:
+                efut = self.processes.submit(prepare_in_worker, *args)
+            except BrokenProcessPool:  # broken since the last result: replace it now
+                self._replace_pool(self.processes)
+                efut = self.processes.submit(prepare_in_worker, *args)
             page.pool = self.processes
-            efut = self.processes.submit(
-                prepare_in_worker, feed_id, entry, page.url, canonical, page.html
-            )
         else:
             efut = Future()
             efut.set_result(
