@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from support import Site
 from worlds import build_world, rss
 
-import monitor.run.pipeline
+import monitor.run.pages
 import monitor.run.polljobs
 from monitor.net.fetch import Fetcher
 from monitor.run.process import ArticleWorker
@@ -98,7 +98,7 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
             raise RuntimeError("injected: the extractor crashed")
         return prepare(self, feed_id, entry, url, *rest)
 
-    save = monitor.run.pipeline.save_article
+    save = monitor.run.pages.save_article
 
     def flaky_save(session: Any, new: Any, *rest: Any) -> Any:
         if switch.hit("store", urlsplit(new.url).path):
@@ -108,7 +108,7 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
     monkeypatch.setattr(Fetcher, "_read", flaky_read)
     monkeypatch.setattr(monitor.run.polljobs, "parse_feed", flaky_parse)
     monkeypatch.setattr(ArticleWorker, "prepare", flaky_prepare)
-    monkeypatch.setattr(monitor.run.pipeline, "save_article", flaky_save)
+    monkeypatch.setattr(monitor.run.pages, "save_article", flaky_save)
     return switch
 
 

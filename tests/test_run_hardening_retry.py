@@ -284,7 +284,7 @@ def test_one_host_with_many_pages_waits_for_its_slots_and_holds_up_no_one(
 def test_long_waits_are_logged_with_the_queue_per_host(
     site: Site, workdir: Path, run_cli, caplog, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from monitor.run import pipeline
+    from monitor.run import pages
 
     world = build_world(feeds=1, per_feed=30, copies=0, seed=4)
     (path,) = world.feeds
@@ -296,7 +296,7 @@ def test_long_waits_are_logged_with_the_queue_per_host(
     )
     write(workdir, {"busy": f"{base}{path}"}, FAST.replace("delay = 0.0", "delay = 0.03"))
     assert run_cli("init").code == 0
-    monkeypatch.setattr(pipeline, "QUEUE_LOG_SECONDS", 0.2)
+    monkeypatch.setattr(pages, "QUEUE_LOG_SECONDS", 0.2)
     with caplog.at_level("INFO", logger="monitor.poll"):
         assert run_cli("poll", "--all").code == 0
     lines = [r.getMessage() for r in caplog.records if "waiting for their host" in r.getMessage()]
