@@ -192,7 +192,7 @@ class PageStages:
             args = (feed_id, entry, page.url, canonical, page.html)
             try:
                 efut = self.processes.submit(prepare_in_worker, *args)
-            except BrokenProcessPool:  # broken since the last result: replace it now
+            except (BrokenProcessPool, OSError):  # broke since the last result: replace it
                 self._replace_pool(self.processes)
                 efut = self.processes.submit(prepare_in_worker, *args)
             page.pool = self.processes

@@ -151,7 +151,12 @@ def fetch_feed(
         return resp, None
     if processes is not None:
         try:
-            return resp, processes.submit(parse_feed, resp.content, dict(resp.headers)).result()
-        except BrokenProcessPool:
-            pass  # the pool is being rebuilt or shut down: parse here instead
+            parsing = processes.submit(parse_feed, resp.content, dict(resp.headers))
+        except (BrokenProcessPool, RuntimeError, OSError):
+            pass  # the pool is broken, being replaced or shut down: parse here instead
+        else:
+            try:
+                return resp, parsing.result()
+            except BrokenProcessPool:
+                pass  # its process died (the parser's own errors are raised as they are)
     return resp, parse_feed(resp.content, resp.headers)
