@@ -65,7 +65,7 @@ def _short_time(value: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable (see SPEC.md).")
 @click.pass_obj
 def status(app: AppContext, as_json: bool) -> None:
-    """Per-feed health, counts and the last digest."""
+    """Per-feed health, counts, pages awaiting a retry and the last digest."""
     with Session(app.engine()) as session:
         report = status_report(session, [f.name for f in app.settings.feeds])
     if as_json:
