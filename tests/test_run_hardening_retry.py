@@ -12,8 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rawserver import RawServer, reset
-from support import Site, article_html
+from sqlalchemy import create_engine, text
+from support import Db, Site, article_html
 from werkzeug import Request, Response
 from worlds import _story, build_world, rss
 
@@ -74,19 +76,45 @@ class Flaky:
         return Response(story(self.i), content_type="text/html")
 
 
-def articles(workdir: Path) -> dict[str, dict[str, Any]]:
-    with sqlite3.connect(workdir / "data" / "monitor.db") as conn:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute("SELECT * FROM article").fetchall()
-        topics = Counter(r[0] for r in conn.execute("SELECT article_id FROM article_topic"))
-    return {
-        r["url"].rsplit("/", 1)[1]: {**dict(r), "topics": topics[r["id"]]}
-        for r in rows  # keyed by the page's last path part
-    }
+COLUMNS = [
+    "id",
+    "url",
+    "status",
+    "text",
+    "text_hash",
+    "extraction",
+    "language",
+    "error",
+    "fetched",
+    "story_id",
+    "fetch_attempts",
+    "next_fetch_at",
+    "fetch_error",
+]
 
 
+def articles(db: Db) -> dict[str, dict[str, Any]]:
+    """Every stored article (with its number of tags), keyed by its page's last path part."""
+    topics = Counter(r[0] for r in db.rows("SELECT article_id FROM article_topic"))
+    found = {}
+    for row in db.rows(f"SELECT {', '.join(COLUMNS)} FROM article"):
+        article = dict(zip(COLUMNS, row, strict=True))
+        found[str(article["url"]).rsplit("/", 1)[1]] = {**article, "topics": topics[article["id"]]}
+    return found
+
+
+def execute(db: Db, sql: str) -> None:
+    engine = create_engine(db.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.backends
 def test_transient_failures_are_retried_and_permanent_ones_are_not(
-    site: Site, workdir: Path, run_cli
+    site: Site, workdir: Path, run_cli, db: Db
 ) -> None:  # type: ignore[no-untyped-def]
     base = site.url("").rstrip("/")
     pages = {
@@ -106,7 +134,7 @@ def test_transient_failures_are_retried_and_permanent_ones_are_not(
     write(workdir, {"site": f"{base}/feed.xml"})
     assert run_cli("init").code == 0
     assert run_cli("poll", "--all").code == 0
-    first = articles(workdir)
+    first = articles(db)
     assert {k: a["status"] for k, a in first.items()} == {
         "1": "ok",
         "2": "ok",
@@ -140,14 +168,13 @@ def test_transient_failures_are_retried_and_permanent_ones_are_not(
     assert run_cli("poll", "--all").code == 0
     assert pages["4"].requests == 3
     # Due (the test moves the stored time, not the clock of the code under test).
-    with sqlite3.connect(workdir / "data" / "monitor.db") as conn:
-        conn.execute(
-            "UPDATE article SET next_fetch_at = '2000-01-01 00:00:00' "
-            "WHERE next_fetch_at IS NOT NULL"
-        )
-        conn.execute("UPDATE feed SET next_check = '2999-01-01 00:00:00'")  # pages only
+    execute(
+        db,
+        "UPDATE article SET next_fetch_at = '2000-01-01 00:00:00' WHERE next_fetch_at IS NOT NULL",
+    )
+    execute(db, "UPDATE feed SET next_check = '2999-01-01 00:00:00'")  # pages only
     assert run_cli("poll").code == 0
-    second = articles(workdir)
+    second = articles(db)
     assert pages["4"].requests == 4 and pages["7"].requests == 2
     assert {k: p.requests for k, p in pages.items() if k not in "47"} == {
         "1": 1,
@@ -170,15 +197,16 @@ def test_transient_failures_are_retried_and_permanent_ones_are_not(
     assert [r["id"] for r in found] == [done["id"]]
     assert second["7"]["fetch_attempts"] == 2 and second["7"]["next_fetch_at"] is not None
     assert json.loads(run_cli("status", "--json").out)["pages_awaiting_retry"] == 1
-    with sqlite3.connect(workdir / "data" / "monitor.db") as conn:
-        index = conn.execute(
-            "SELECT count(*) FROM dedup_doc WHERE ref_kind = 'article' AND ref_id = ?",
-            (done["id"],),
-        ).fetchone()[0]
+    ((index,),) = db.rows(
+        "SELECT count(*) FROM dedup_doc WHERE ref_kind = 'article' AND ref_id = :id",
+        id=done["id"],
+    )
     assert index == 1  # its summary's fingerprints were replaced, not added to
 
 
-def test_a_page_gives_up_after_page_max_attempts(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_gives_up_after_page_max_attempts(
+    site: Site, workdir: Path, run_cli, db: Db
+) -> None:  # type: ignore[no-untyped-def]
     base = site.url("").rstrip("/")
     page = Flaky(1, [(500, {})] * 20)
     site.server.expect_request("/news/1").respond_with_handler(page)
@@ -196,13 +224,15 @@ def test_a_page_gives_up_after_page_max_attempts(site: Site, workdir: Path, run_
             )
     # 3 in the first cycle, then one per cycle up to page_max_attempts = 5.
     assert page.requests == 5
-    (art,) = articles(workdir).values()
+    (art,) = articles(db).values()
     assert art["status"] == "fetch-failed" and art["fetch_attempts"] == 5
     assert art["next_fetch_at"] is None and art["fetch_error"] == "HTTP 500"
     assert art["text"] == "Short summary."  # settled on the feed's summary
 
 
-def test_reset_connections_fail_their_pages_only(site: Site, workdir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_reset_connections_fail_their_pages_only(
+    site: Site, workdir: Path, run_cli, db: Db
+) -> None:  # type: ignore[no-untyped-def]
     """A loopback server resetting connections (SO_LINGER 0) at connect, after the request,
     mid-headers and mid-body: those pages are recorded and retried, the cycle completes and
     every other feed and page is stored."""
@@ -235,7 +265,7 @@ def test_reset_connections_fail_their_pages_only(site: Site, workdir: Path, run_
     finally:
         for s in servers:
             s.close()
-    stored = articles(workdir)
+    stored = articles(db)
     assert {k for k, a in stored.items() if a["status"] == "ok"} == {str(i) for i in range(6)}
     failed = {k: a for k, a in stored.items() if k.startswith("r")}
     assert len(failed) == 4
