@@ -32,6 +32,8 @@ page_max_attempts = 5
 page_retry_minutes = 1.0
 [extract]
 workers = 1
+[dedup]
+embedder = "static"
 [schedule]
 jitter = 0.0
 """
