@@ -1,7 +1,9 @@
 """`make bench`: every benchmark, a table on stdout, the figures in bench/results.json.
 
 Usage: python -m bench [SECTION ...]
-  (sections: e2e feeds memory memory-static scale tag digest workers)
+  (sections: e2e feeds memory memory-static scale tag digest workers; and, only when named,
+  soak (312 daemon cycles, about 6 minutes) and one-host (500 pages on one host at the
+  default politeness, about 9 minutes))
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from bench import pipeline
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+LONG = ("soak", "one-host")  # minutes each: run only when named
 
 
 def _sections() -> dict[str, Callable[[], dict[str, Any]]]:
@@ -40,12 +43,18 @@ def _sections() -> dict[str, Callable[[], dict[str, Any]]]:
     from bench import workers
 
     sections["workers"] = workers.throughput
+    from bench import soak
+
+    sections["soak"] = soak.run
+    from bench import onehost
+
+    sections["one-host"] = onehost.run
     return sections
 
 
 def main(argv: list[str]) -> None:
     sections = _sections()
-    chosen = argv or list(sections)
+    chosen = argv or [name for name in sections if name not in LONG]
     results: dict[str, Any] = {
         "machine": platform.platform(),
         "python": platform.python_version(),

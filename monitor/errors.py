@@ -33,7 +33,11 @@ class DatabaseError(MonitorError):
 
 
 class FetchError(MonitorError):
-    """A fetch failed; `hard` errors (refused address, bad scheme, 4xx) weigh more in back-off."""
+    """A fetch failed; `hard` errors (refused address, bad scheme, 4xx) weigh more in back-off.
+
+    `transient` ones (connect error, reset, timeout, 408, 425, 429, 5xx) may succeed if tried
+    again later: a page that failed so is retried.
+    """
 
     def __init__(
         self,
@@ -43,12 +47,14 @@ class FetchError(MonitorError):
         hard: bool = False,
         status: int | None = None,
         retry_after: float | None = None,
+        transient: bool = False,
     ) -> None:
         self.url = url
         self.message = message
         self.hard = hard
         self.status = status
         self.retry_after = retry_after
+        self.transient = transient
         super().__init__(f"{message} ({url})")
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -129,5 +131,30 @@ def respond(body: bytes, headers: dict[str, str]) -> Handler:
         conn.sendall(
             f"HTTP/1.1 200 OK\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
         )
+
+    return handler
+
+
+RESETS = ("connect", "request", "headers", "body")
+
+
+def reset(at: str) -> Handler:
+    """Reset the connection (SO_LINGER 0: an RST, not a FIN) right after the connect, after
+    reading the request, in the middle of the headers or in the middle of the body."""
+
+    def handler(conn: socket.socket, stop: threading.Event) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if at == "connect":
+            return
+        read_request(conn)
+        if at == "headers":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/ht")
+        elif at == "body":
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5000\r\n\r\n"
+                + b"<html><body><p>" * 50
+            )
+        if at != "request":
+            time.sleep(0.05)  # let the partial answer arrive before the reset
 
     return handler

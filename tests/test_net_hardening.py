@@ -3,6 +3,7 @@ URLs, addresses and servers on 127.0.0.1. Basics live in test_net_fetch.py; thes
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import socket
 import ssl
@@ -11,12 +12,23 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import brotli
 import pytest
 from pytest_httpserver import HTTPServer
-from rawserver import RawServer, drip_body, drip_headers, lying_length, redirect_to, respond, silent
+from rawserver import (
+    RESETS,
+    RawServer,
+    drip_body,
+    drip_headers,
+    lying_length,
+    redirect_to,
+    reset,
+    respond,
+    silent,
+)
 
 from monitor.config.sections import FetchSettings
 from monitor.errors import FetchError
@@ -341,3 +353,69 @@ def test_a_self_signed_certificate_fails_without_an_insecure_retry(tls_server: H
         f.get(url)
     assert err.value.hard
     assert tls_server.log == []  # no request ever completed: no fallback without checks
+
+
+@pytest.mark.parametrize("at", RESETS)
+def test_a_reset_connection_is_one_transient_fetch_error(fetcher: Fetcher, at: str) -> None:
+    """Issue 14: a reset at connect (where getpeername() can fail with ENOTCONN inside the
+    connect hook), after the request, mid-headers or mid-body is that request's failure:
+    a FetchError marked transient (the page is retried), never an OSError or an httpx error
+    that would end the cycle. Many at once, so that every path is taken."""
+    with RawServer(reset(at)) as server:
+
+        def one(i: int) -> BaseException | None:
+            try:
+                fetcher.get(server.url(f"/page/{i}"))
+            except BaseException as exc:  # the test looks at what escapes
+                return exc
+            return None
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(one, range(24)))
+    for exc in outcomes:
+        assert isinstance(exc, FetchError), repr(exc)
+        assert exc.transient, exc.message
+
+
+def test_the_deadline_does_not_run_while_waiting_for_the_host() -> None:
+    """Issue 14: the deadline measures the request, not the wait for the host's politeness
+    slot: ten requests to one host 0.3 s apart all succeed under a 0.5 s deadline."""
+    settings = dataclasses.replace(LOCAL, deadline=0.5, per_host_delay=0.3, per_host_concurrency=1)
+    body = b"<html><body>ok</body></html>"
+    with (
+        RawServer(respond(body, {"Content-Type": "text/html"})) as server,
+        Fetcher(settings) as fetcher,
+        ThreadPoolExecutor(10) as pool,
+    ):
+        start = time.monotonic()
+        results = list(pool.map(lambda i: fetcher.get(server.url(f"/p{i}")), range(10)))
+        took = time.monotonic() - start
+    assert [r.content for r in results] == [body] * 10
+    assert took >= 2.7  # the politeness was kept...
+    assert max(r.elapsed for r in results) < 0.5  # ...and is not what a request is timed by
+
+
+def test_a_deadline_expiring_at_connect_is_a_fetch_error() -> None:
+    """Issue 14: when the deadline passes as the connection comes up, the socket is shut
+    before the connect hook reads its peer address (getpeername: ENOTCONN). That OSError
+    used to escape and end the whole cycle; it is this request's FetchError."""
+    settings = dataclasses.replace(
+        LOCAL, deadline=0.0005, per_host_delay=0.0, per_host_concurrency=8
+    )
+    with (
+        RawServer(respond(b"<html></html>", {"Content-Type": "text/html"})) as server,
+        Fetcher(settings) as fetcher,
+        ThreadPoolExecutor(8) as pool,
+    ):
+
+        def one(i: int) -> BaseException | None:
+            try:
+                fetcher.get(server.url(f"/p{i}"))
+            except BaseException as exc:  # the test looks at what escapes
+                return exc
+            return None
+
+        outcomes = list(pool.map(one, range(120)))
+    assert all(isinstance(exc, FetchError) or exc is None for exc in outcomes), {
+        repr(exc) for exc in outcomes if not isinstance(exc, FetchError)
+    }

@@ -39,6 +39,13 @@ class PollProgress:
                 self.bar.advance(self.feeds_task)
                 task = self.bar.tasks[self.articles_task]
                 self.bar.update(self.articles_task, total=(task.total or 0) + data.get("new", 0))
+        elif event == "queue" and self.bar is not None:
+            # Pages waiting for their host's politeness slots: say so rather than look stuck.
+            host, queued = next(iter(data["hosts"].items()))
+            self.bar.update(
+                self.articles_task,
+                description=f"articles ({data['queued']} waiting, {queued} for {host})",
+            )
         elif event == "article" and self.bar is not None:
             self.bar.advance(self.articles_task)
         elif event == "done" and self.bar is not None:

@@ -65,7 +65,7 @@ def _short_time(value: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable (see SPEC.md).")
 @click.pass_obj
 def status(app: AppContext, as_json: bool) -> None:
-    """Per-feed health, counts and the last digest."""
+    """Per-feed health, counts, pages awaiting a retry and the last digest."""
     with Session(app.engine()) as session:
         report = status_report(session, [f.name for f in app.settings.feeds])
     if as_json:
@@ -78,6 +78,11 @@ def status(app: AppContext, as_json: bool) -> None:
         f"seeds: {report['seeds']} ({report['seed_sections']} sections)   "
         f"last digest: {digest['date'] + ' ' + digest['state'] if digest else 'none'}"
     )
+    if report["pages_awaiting_retry"]:
+        console.print(
+            f"pages awaiting a retry: {report['pages_awaiting_retry']} "
+            f"(next {_short_time(report['next_page_retry'])} UTC)"
+        )
     if not sys.stdout.isatty():  # under cron or in a pipe: one plain line per feed, nothing cut
         for f in report["feeds"]:
             click.echo(

@@ -23,6 +23,17 @@ class FetchSettings:
     per_host_concurrency: int = 2  # requests in flight to one host
     per_host_delay: float = 1.0  # minimum seconds between two requests to one host
     allow_hosts: tuple[str, ...] = ()  # hosts/CIDRs exempt from the public-address rule
+    # A page that fails for a reason that may pass (connect error, reset, timeout, 408, 425,
+    # 429, 5xx) is tried again: first within the cycle, then on later cycles.
+    page_retries: int = 2  # retries within the cycle, after page_retry_wait (doubling)
+    page_retry_wait: float = 5.0  # seconds before the first in-cycle retry
+    max_retry_after: float = 60.0  # a server's Retry-After is honoured up to this (seconds)
+    page_max_attempts: int = 9  # requests for one page in all before it keeps the summary
+    page_retry_minutes: float = 20.0  # first retry on a later cycle; doubles each time
+
+    def __post_init__(self) -> None:
+        if self.page_retries < 0 or self.page_max_attempts < 1:
+            raise ValueError("page_retries must be >= 0 and page_max_attempts >= 1")
 
 
 @dataclass(frozen=True)

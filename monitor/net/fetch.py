@@ -8,6 +8,7 @@ decompression and the total deadline is enforced while reading.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from monitor.config.sections import FetchSettings
@@ -31,6 +33,11 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# HTTP statuses that say "try again later": the page is retried (monitor.run.pipeline).
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+LONG_WAIT = 10.0  # seconds in a host's queue after which a log line says so
+
+log = logging.getLogger("monitor.fetch")
 
 
 @dataclass(frozen=True)
@@ -68,10 +75,16 @@ class _Host:
     semaphore: threading.Semaphore
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_start: float = 0.0
+    waiting: int = 0  # requests queued for a slot of this host
 
 
 class HostLimiter:
-    """At most `concurrency` requests in flight per host, starts spaced by `delay` seconds."""
+    """At most `concurrency` requests in flight per host, starts spaced by `delay` seconds.
+
+    Waiting here is politeness, not a failure: no deadline runs meanwhile (`Fetcher.get`
+    starts it once the slot is taken), and a wait longer than LONG_WAIT is logged with the
+    number of requests queued for that host.
+    """
 
     def __init__(self, concurrency: int, delay: float) -> None:
         self.concurrency = max(1, concurrency)
@@ -79,18 +92,37 @@ class HostLimiter:
         self._hosts: dict[str, _Host] = {}
         self._lock = threading.Lock()
 
+    def queued(self) -> dict[str, int]:
+        """Requests waiting for a slot, per host (hosts with none left out)."""
+        with self._lock:
+            return {h: s.waiting for h, s in self._hosts.items() if s.waiting}
+
     @contextmanager
     def slot(self, host: str) -> Iterator[None]:
         with self._lock:
             state = self._hosts.setdefault(host, _Host(threading.Semaphore(self.concurrency)))
-        with state.semaphore:
-            with state.lock:
-                now = time.monotonic()
-                start = max(now, state.next_start)
-                state.next_start = start + self.delay
-            if start > now:
-                time.sleep(start - now)
-            yield
+            state.waiting += 1
+        queued_at = time.monotonic()
+        counted = True
+        try:
+            with state.semaphore:
+                with state.lock:
+                    now = time.monotonic()
+                    start = max(now, state.next_start)
+                    state.next_start = start + self.delay
+                if start > now:
+                    time.sleep(start - now)
+                with self._lock:
+                    state.waiting -= 1
+                    counted, queued = False, state.waiting
+                waited = time.monotonic() - queued_at
+                if waited >= LONG_WAIT:
+                    log.info("waited for host host=%s seconds=%.0f queued=%d", host, waited, queued)
+                yield
+        finally:
+            if counted:
+                with self._lock:
+                    state.waiting -= 1
 
 
 class _Watch:
@@ -124,11 +156,14 @@ class _Watch:
         if expired:
             self._cut()
         if event == "connection.connect_tcp.complete":
-            addr = stream.get_extra_info("server_addr")
             try:
+                # getpeername() fails (ENOTCONN) on a connection reset at once, or cut by
+                # the deadline just before: that is this request's failure, nothing more.
+                addr = stream.get_extra_info("server_addr")
                 self.check_peer(str(addr[0]) if addr else None)
-            except FetchError:
-                stream.close()
+            except (FetchError, OSError):
+                with contextlib.suppress(Exception):
+                    stream.close()
                 raise
             self.peer_checked = True
 
@@ -193,26 +228,33 @@ class Fetcher:
         allow_private: bool = False,
         accept: str = PAGE_ACCEPT,
     ) -> Response:
-        """GET with conditional headers; returns 200 and 304 responses, raises FetchError."""
-        start = time.monotonic()
-        deadline = start + self.settings.deadline
+        """GET with conditional headers; returns 200 and 304 responses, raises FetchError.
+
+        The deadline measures the requests, not the wait for the host's politeness slot:
+        its clock runs from when each hop is sent, over all hops together.
+        """
+        budget = self.settings.deadline
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         current = url
+        elapsed = 0.0
         for _hop in range(self.settings.max_redirects + 1):
             guard(current, self.policy, allow_private)
             _, host, _ = check_url(current)
             with self.limiter.slot(host):
-                status, resp_headers, content, location = self._one(
-                    current, host, headers, deadline, allow_private
-                )
+                sent = time.monotonic()
+                try:
+                    status, resp_headers, content, location = self._one(
+                        current, host, headers, sent + budget - elapsed, allow_private
+                    )
+                finally:
+                    elapsed += time.monotonic() - sent
             if status in REDIRECTS and location:
                 current = urljoin(current, location)
                 continue
-            elapsed = time.monotonic() - start
             if status in (200, 304) or (200 <= status < 300 and status != 204):
                 return Response(current, status, resp_headers, content, elapsed)
             raise _status_error(current, status, resp_headers)
@@ -232,7 +274,7 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             if watch.expired:
                 raise self._late(url) from None
-            raise FetchError(url, f"timed out ({type(exc).__name__})") from None
+            raise FetchError(url, f"timed out ({type(exc).__name__})", transient=True) from None
         except DecodeError as exc:
             raise FetchError(url, f"cannot decode body: {exc}", hard=True) from None
         except httpx.InvalidURL as exc:  # httpx parses a Location even when not following it
@@ -247,12 +289,22 @@ class Fetcher:
                     url, f"refused: invalid redirect target ({exc})", hard=True
                 ) from None
             hard = "CERTIFICATE" in str(exc).upper() or "SSL" in str(exc).upper()
-            raise FetchError(url, f"{type(exc).__name__}: {exc}", hard=hard) from None
+            raise FetchError(
+                url, f"{type(exc).__name__}: {exc}", hard=hard, transient=not hard
+            ) from None
+        except (OSError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            # Raised around httpx's own mapping (from the trace hook, or a socket call of
+            # ours): a connection reset or cut is this request's failure, never the run's.
+            if watch.expired:
+                raise self._late(url) from None
+            raise FetchError(
+                url, f"connection failed: {type(exc).__name__}: {exc}", transient=True
+            ) from None
         finally:
             watch.cancel()
 
     def _late(self, url: str) -> FetchError:
-        return FetchError(url, f"deadline of {self.settings.deadline:g}s exceeded")
+        return FetchError(url, f"deadline of {self.settings.deadline:g}s exceeded", transient=True)
 
     def _read(
         self, url: str, headers: dict[str, str], deadline: float, watch: _Watch
@@ -288,7 +340,15 @@ class Fetcher:
 
 
 def _status_error(url: str, status: int, headers: Mapping[str, str]) -> FetchError:
-    retry = parse_retry_after(headers.get("retry-after")) if status in (429, 503) else None
-    # 4xx other than 408/429 will not fix themselves: they weigh more in the back-off.
-    hard = 400 <= status < 500 and status not in (408, 429)
-    return FetchError(url, f"HTTP {status}", hard=hard, status=status, retry_after=retry)
+    transient = status in TRANSIENT_STATUSES or status >= 500
+    retry = parse_retry_after(headers.get("retry-after")) if transient else None
+    # 4xx other than 408/425/429 will not fix themselves: they weigh more in the back-off.
+    hard = 400 <= status < 500 and not transient
+    return FetchError(
+        url,
+        f"HTTP {status}",
+        hard=hard,
+        status=status,
+        retry_after=retry,
+        transient=transient,
+    )

@@ -4,6 +4,8 @@ Network work runs on a thread pool, extraction on a process pool sized to the co
 every database write happens on the calling thread, one commit per article, so a crash
 loses at most the item in flight. A feed's ETag/Last-Modified are saved only once all its
 new entries are stored: a killed run re-reads the feed next time instead of skipping it.
+The pages' half of the cycle (per-host queue, retries, extraction, storing) is in `pages`;
+nothing about one feed or page ends the cycle, only what is global (see `pages.is_global`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,26 +27,31 @@ from monitor.config.sections import FeedConfig
 from monitor.errors import FetchError, MonitorError, NotAFeedError
 from monitor.feeds.parse import FeedEntry
 from monitor.feeds.state import mark_failure, mark_success
-from monitor.net.fetch import Fetcher, Response
+from monitor.net.fetch import Fetcher
 from monitor.net.urls import canonical_url, is_http_url
-from monitor.run.polljobs import FeedJob, PageJob, PollStats, Reporter, fetch_feed
+from monitor.run.orphans import mark_parent
+from monitor.run.pages import PageStages, is_global
+from monitor.run.polljobs import (
+    FeedJob,
+    PageJob,
+    PageQueue,
+    PollStats,
+    Reporter,
+    fetch_feed,
+)
 from monitor.run.process import (
     PRELOAD,
     ArticleWorker,
-    Prepared,
     init_worker,
-    prepare_in_worker,
     warm_worker,
 )
 from monitor.store.dedup_index import DedupIndex
 from monitor.store.models import Feed, utcnow
 from monitor.store.write import (
-    AlreadyStored,
     article_by_url,
     known_guids,
     log_fetch,
     prune_fetch_log,
-    save_article,
     save_entry,
     sync_feeds,
 )
@@ -56,7 +61,7 @@ log = logging.getLogger("monitor.poll")
 FETCH_LOG_DAYS = 30  # the fetch log is for debugging recent failures, not an archive
 
 
-class Poller:
+class Poller(PageStages):
     """Polls feeds; build once (the daemon keeps it across cycles), close when done."""
 
     def __init__(
@@ -79,18 +84,33 @@ class Poller:
         workers = settings.extract.workers or (os.cpu_count() or 1)
         self.workers = workers
         self.worker = ArticleWorker(settings.extract, settings.dedup, tagger)
-        self.processes: Executor | None = None
-        if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing import get_context
-
-            # forkserver: never fork a process that has fetch threads running.
-            context = get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            self.processes = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=init_worker, initargs=(self.worker,)
-            )
+        self.processes: Executor | None = self._new_pool() if workers > 1 else None
         self._started = False
+        self._queue = PageQueue(settings.fetch.per_host_concurrency)
+        self._active = 0
+
+    def _new_pool(self) -> Executor:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        # forkserver: never fork a process that has fetch threads running.
+        mark_parent()  # the fork server (monitor.run.forkguard) dies with this process
+        context = get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=init_worker, initargs=(self.worker,)
+        )
+
+    def _replace_pool(self, broken: Executor) -> None:
+        """An extraction process died (the OOM killer, a crash in a C library): the pool is
+        broken for every later task, so a new one takes its place."""
+        if self.processes is not broken:
+            return  # replaced already, by another page of the same pool
+        log.warning("an extraction process died: starting new ones")
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.processes = self._new_pool()
+        self._started = False
+        self._start_workers()
 
     def _start_workers(self) -> None:
         """Start every extraction process and load its models, in a thread: the first feed
@@ -171,24 +191,36 @@ class Poller:
                 fut = self.threads.submit(fetch_feed, self.fetcher, job, self.processes)
                 pending[fut] = ("feed", job)
             inflight: dict[str, PageJob] = {}
-            self._queue: deque[PageJob] = deque()
+            self._queue = PageQueue(self.settings.fetch.per_host_concurrency)
             self._active = 0
             self._uncommitted, self._last_commit = 0, time.monotonic()
-            while pending and not self.stop.is_set():
-                done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            self._last_queue_log = time.monotonic()
+            self._queue_retries(session, names)
+            while (pending or self._queue) and not self.stop.is_set():
+                self._fill(pending)
+                if pending:
+                    done = wait(pending, timeout=self._idle(), return_when=FIRST_COMPLETED)[0]
+                else:  # only retries held for later: sleep until the first is due
+                    self.stop.wait(self._idle())
+                    done = set()
                 for fut in done:
                     kind, job = pending.pop(fut)
+                    if kind != "feed" and self._uncommitted:
+                        # A page's failure rolls back: not the feed states batched so far.
+                        self._commit(session)
                     try:
                         if kind == "feed":
                             self._on_feed(session, job, fut, pending, inflight, index, stats)
                         elif kind == "page":
                             self._on_page(session, job, fut, pending, index, stats)
                         else:
-                            self._on_extracted(session, job, fut, index, stats)
-                    except Exception:
+                            self._on_extracted(session, job, fut, pending, index, stats)
+                    except Exception as exc:
                         session.rollback()
-                        raise
-                self._fill(pending)
+                        if is_global(exc):
+                            raise
+                        self._item_failed(session, kind, job, exc, index, stats)
+                self._log_queues()
             for fut in pending:
                 fut.cancel()
             prune_fetch_log(session, utcnow() - timedelta(days=FETCH_LOG_DAYS))
@@ -214,6 +246,10 @@ class Poller:
             resp, parsed = fut.result()
         except (FetchError, NotAFeedError) as exc:
             self._feed_failed(session, feed, exc, now, stats)
+            return
+        except Exception as exc:  # a parser crashing on this feed's bytes: this feed failed
+            stats.errors += 1
+            self._feed_failed(session, feed, MonitorError(f"cannot parse: {exc!r}"), now, stats)
             return
         log_fetch(session, feed.id, job.url, resp.status, len(resp.content), resp.elapsed, None)
         job.response, job.parsed = resp, parsed
@@ -272,125 +308,7 @@ class Poller:
         page = PageJob(job, entry, entry.link, canonical)
         inflight[canonical] = page
         job.pending += 1
-        self._queue.append(page)
-
-    def _fill(self, pending: dict[Future[Any], tuple[str, Any]]) -> None:
-        """Start page fetches while fewer than `limit` pages are in flight.
-
-        Back-pressure: fetching runs ahead of extraction only by a bounded number of pages,
-        so memory does not grow with the number of new entries in a cycle.
-        """
-        limit = self.settings.fetch.concurrency + 2 * self.workers
-        while self._queue and self._active < limit and not self.stop.is_set():
-            page = self._queue.popleft()
-            self._active += 1
-            fut = self.threads.submit(
-                self.fetcher.get, page.url, allow_private=page.feed.allow_private
-            )
-            pending[fut] = ("page", page)
-
-    def _on_page(
-        self,
-        session: Session,
-        page: PageJob,
-        fut: Future[Any],
-        pending: dict[Future[Any], tuple[str, Any]],
-        index: DedupIndex,
-        stats: PollStats,
-    ) -> None:
-        try:
-            resp: Response = fut.result()
-        except FetchError as exc:
-            log.warning(
-                "page failed feed=%s url=%s error=%s", page.feed.name, page.url, exc.message
-            )
-            prepared = self.worker.prepare(
-                page.feed.id, page.entry, page.url, page.canonical, None, exc.message
-            )
-            self._finish_page(session, page, prepared, index, stats)
-            return
-        page.url = resp.url
-        feed_id, entry, canonical = page.feed.id, page.entry, page.canonical
-        if self.processes is not None:
-            efut = self.processes.submit(
-                prepare_in_worker, feed_id, entry, resp.url, canonical, resp.content
-            )
-        else:
-            efut = Future()
-            efut.set_result(
-                self.worker.prepare(feed_id, entry, resp.url, canonical, resp.content, None)
-            )
-        pending[efut] = ("extract", page)
-
-    def _on_extracted(
-        self,
-        session: Session,
-        page: PageJob,
-        fut: Future[Any],
-        index: DedupIndex,
-        stats: PollStats,
-    ) -> None:
-        try:
-            prepared: Prepared = fut.result()
-        except BrokenProcessPool:
-            # A worker was killed (a signal to the whole group, the OOM killer), not a bad
-            # page: store nothing, the feed stays due and the page is fetched again next run.
-            log.warning("extraction interrupted feed=%s url=%s", page.feed.name, page.url)
-            self._active -= 1
-            return
-        self._finish_page(session, page, prepared, index, stats)
-
-    def _finish_page(
-        self,
-        session: Session,
-        page: PageJob,
-        prepared: Prepared,
-        index: DedupIndex,
-        stats: PollStats,
-    ) -> None:
-        article_id = self._store(session, page.feed, page.entry, prepared, index, stats)
-        for job, entry in page.waiting:
-            save_entry(session, job.id, entry.guid, entry.link, article_id)
-        session.commit()
-        self._active -= 1
-        for job in [page.feed, *(job for job, _ in page.waiting)]:
-            job.pending -= 1
-            if job.pending == 0:
-                feed = session.get(Feed, job.id)
-                assert feed is not None
-                self._feed_ok(session, job, feed, utcnow())
-
-    def _store(
-        self,
-        session: Session,
-        job: FeedJob,
-        entry: FeedEntry,
-        prepared: Prepared,
-        index: DedupIndex,
-        stats: PollStats,
-    ) -> int:
-        new = prepared.article
-        existing = article_by_url(session, new.canonical_url)
-        if existing is not None:  # stored meanwhile through another entry
-            save_entry(session, job.id, entry.guid, entry.link, existing)
-            session.commit()
-            return existing
-        try:
-            article_id, verdict = save_article(
-                session, new, index, prepared.features, prepared.tagging
-            )
-        except AlreadyStored as exc:  # another worker stored it since the check above
-            save_entry(session, job.id, entry.guid, entry.link, exc.article_id)
-            session.commit()
-            return exc.article_id
-        session.commit()
-        stats.articles += 1
-        if verdict.kind:
-            stats.duplicates += 1
-        self.report("article", {"feed": job.name, "url": new.url, "duplicate": verdict.kind})
-        return article_id
-
-    # -- feed state --------------------------------------------------------------------
+        self._queue.push(page)
 
     def _feed_ok(self, session: Session, job: FeedJob, feed: Feed, now: datetime) -> None:
         cfg = self.settings.schedule
@@ -402,10 +320,12 @@ class Poller:
         late): a crash can only make those feeds due again, never lose an entry, since
         a feed's new entries and its ETag always land in the same transaction."""
         self._uncommitted += 1
-        now = time.monotonic()
-        if self._uncommitted >= 200 or now - self._last_commit >= 1.0:
-            session.commit()
-            self._uncommitted, self._last_commit = 0, now
+        if self._uncommitted >= 200 or time.monotonic() - self._last_commit >= 1.0:
+            self._commit(session)
+
+    def _commit(self, session: Session) -> None:
+        session.commit()
+        self._uncommitted, self._last_commit = 0, time.monotonic()
 
     def _feed_failed(
         self, session: Session, feed: Feed, exc: MonitorError, now: datetime, stats: PollStats

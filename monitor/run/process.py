@@ -18,6 +18,7 @@ from monitor.dedup.features import Features, extract_features
 from monitor.extract.articles import NewArticle
 from monitor.extract.page import Extracted, extract_article
 from monitor.feeds.parse import FeedEntry, plain_text
+from monitor.run.orphans import die_with_parent
 from monitor.topics.tagger import Tagger, Tagging
 
 
@@ -118,6 +119,7 @@ copyreg.pickle(MappingProxyType, _pickle_mappingproxy)
 # Imported once by the pool's fork server (started with the first process), so that every
 # extraction process forked from it starts with them loaded.
 PRELOAD = [
+    "monitor.run.forkguard",  # first: the fork server dies with the run that started it
     "monitor.run.process",
     "trafilatura",
     "htmldate",
@@ -133,8 +135,10 @@ def init_worker(worker: ArticleWorker) -> None:
     """Process-pool initializer: keep one worker per process (the tagger is built once).
 
     Ctrl-C (SIGINT to the whole process group) is left to the parent, which stops
-    cleanly; SIGTERM stays fatal, the pool itself uses it to end its workers."""
+    cleanly; SIGTERM stays fatal, the pool itself uses it to end its workers. SIGKILL
+    comes when the fork server dies (monitor.run.orphans)."""
     global _WORKER
+    die_with_parent()  # forked by the fork server's one thread: its death is ours
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = worker
 

@@ -39,6 +39,7 @@ from monitor.errors import MonitorError, QueueError
 from monitor.run.context import AppContext
 from monitor.run.daemon import Daemon
 from monitor.run.lock import poll_lock
+from monitor.run.orphans import WORKER_PARENT_ENV, die_with_parent, named_parent
 from monitor.store import postgres
 from monitor.store.models import Feed, utcnow
 from monitor.store.write import sync_feeds
@@ -273,6 +274,9 @@ def run_worker(app: AppContext) -> None:
     flight (or hand it back) and exit."""
     import dramatiq
 
+    parent = named_parent(WORKER_PARENT_ENV)
+    if parent is not None:  # started by `monitor worker --processes N`: die with it
+        die_with_parent(parent)
     logging.getLogger("dramatiq").setLevel(logging.WARNING)
     queue = app.settings.queue
     broker = make_broker(queue)
@@ -316,8 +320,10 @@ def run_workers(app: AppContext, processes: int) -> None:
     command = [sys.executable, "-m", "monitor", "--config", str(app.settings.path), "worker"]
     stopping = threading.Event()
 
+    env = {**os.environ, WORKER_PARENT_ENV: str(os.getpid())}  # they die with us (run_worker)
+
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command)
+        return subprocess.Popen(command, env=env)
 
     children = [start() for _ in range(processes)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -98,6 +98,11 @@ class Article(SQLModel, table=True):
     extraction: str = "trafilatura"  # trafilatura | feed (the feed's own content was kept)
     status: str = "ok"  # ok | summary-only | fetch-failed
     error: str | None = None  # why the page could not be used
+    fetch_attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )  # requests made for the page (0: the feed's own content, no page)
+    next_fetch_at: datetime | None = _ts(index=True)  # when the page is tried again, or NULL
+    fetch_error: str | None = None  # the last failure fetching the page, NULL when none
     duplicate_kind: str | None = None  # exact | near | same-story
     duplicate_score: float | None = None
     duplicate_of_id: int | None = Field(default=None, foreign_key="article.id", index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -23,6 +23,16 @@ from monitor.store.models import (
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _aware(value: Any) -> datetime | None:
+    """An aggregate bypasses the column type: a naive value from SQLite is UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def count_articles(session: Session) -> tuple[int, int]:
@@ -66,9 +76,17 @@ def status_report(session: Session, configured: Sequence[str]) -> dict[str, Any]
                 "next_check": iso(feed.next_check),
             }
         )
+    retries = session.exec(
+        select(func.count(), func.min(Article.next_fetch_at)).where(
+            col(Article.next_fetch_at).is_not(None)
+        )
+    ).one()
     return {
         "articles": articles,
         "duplicates": duplicates,
+        # pages that failed for a passing reason and will be fetched again, and when first
+        "pages_awaiting_retry": int(retries[0]),
+        "next_page_retry": iso(_aware(retries[1])),
         "seeds": int(seeds),
         "seed_sections": int(sections),
         "last_digest": None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, delete, update
@@ -41,6 +42,23 @@ _NEW_ENTRY = {
     name: dialect.insert(_ENTRY).on_conflict_do_nothing()
     for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", pg_dialect))
 }
+
+
+@dataclass(frozen=True)
+class PageFetch:
+    """How fetching an article's page went: requests made, when to try again (None: not
+    again), and the last failure (None: the page arrived)."""
+
+    attempts: int = 1
+    next_at: datetime | None = None
+    error: str | None = None
+
+    def columns(self) -> dict[str, object]:
+        return {
+            "fetch_attempts": self.attempts,
+            "next_fetch_at": self.next_at,
+            "fetch_error": self.error[:1000] if self.error else None,
+        }
 
 
 class AlreadyStored(Exception):
@@ -104,6 +122,7 @@ def save_article(
     index: DedupIndex,
     features: Features,
     tagging: Tagging,
+    fetch: PageFetch | None = None,
 ) -> tuple[int, Verdict]:
     """Match, store and index one article with its tags and entry; the caller commits.
     Returns the new article's id and the dedup verdict.
@@ -139,6 +158,7 @@ def save_article(
         "extraction": new.extraction,
         "status": new.status,
         "error": new.error,
+        **(fetch or PageFetch(attempts=0)).columns(),
         **verdict_columns(session, verdict),
     }
     if shared:
@@ -162,6 +182,75 @@ def save_article(
     save_topics(session, article_id, tagging)
     save_entry(session, new.feed_id, new.guid, new.url, article_id)
     return article_id, verdict
+
+
+def complete_article(
+    session: Session,
+    article_id: int,
+    new: NewArticle,
+    index: DedupIndex,
+    features: Features,
+    tagging: Tagging,
+    fetch: PageFetch,
+) -> Verdict:
+    """A page that arrived on a retry: the article becomes what it would have been had the
+    page arrived the first time (text, extraction, language, fingerprints and verdict, tags,
+    search index), keeping its id, entries and the day it was first seen (`fetched`), so a
+    digest already sent for that day is not sent again. The caller commits."""
+    if postgres.is_postgres(session.connection()):
+        postgres.lock_dedup(session)
+    ref = DocRef("article", article_id)
+    index.remove(ref)  # its summary's fingerprints: never a match for itself
+    verdict = index.match_features(features)
+    columns = verdict_columns(session, verdict)
+    if columns["story_id"] is None:
+        columns["story_id"] = article_id
+    session.execute(
+        update(_ARTICLE)
+        .where(_ARTICLE.c.id == article_id)
+        .values(
+            url=new.url,
+            title=new.title,
+            author=new.author,
+            published=new.published,
+            site_name=new.site_name,
+            language=new.language,
+            text=new.text,
+            text_hash=features.text_hash,
+            extraction=new.extraction,
+            status=new.status,
+            error=new.error,
+            **fetch.columns(),
+            **columns,
+        )
+    )
+    index.add_features(ref, features)
+    save_topics(session, article_id, tagging)
+    return verdict
+
+
+def record_page_failure(session: Session, article_id: int, fetch: PageFetch) -> None:
+    """A retry of a stored article's page failed again: count it, schedule the next one."""
+    session.execute(
+        update(_ARTICLE)
+        .where(_ARTICLE.c.id == article_id)
+        .values(error=fetch.error[:1000] if fetch.error else None, **fetch.columns())
+    )
+
+
+def due_page_retries(
+    session: Session, now: datetime, feed_ids: Sequence[int] | None, limit: int
+) -> list[Article]:
+    """Stored articles whose page is due for another try, oldest first."""
+    stmt = (
+        select(Article)
+        .where(col(Article.next_fetch_at).is_not(None), col(Article.next_fetch_at) <= now)
+        .order_by(col(Article.next_fetch_at))
+        .limit(limit)
+    )
+    if feed_ids is not None:
+        stmt = stmt.where(col(Article.feed_id).in_(list(feed_ids)))
+    return list(session.exec(stmt).all())
 
 
 def _inserted_id(session: Session, values: dict[str, object]) -> int:
