@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from html import unescape
@@ -58,8 +59,20 @@ def test_the_web_view_over_a_polled_database(
         for name in QUERIES:
             page = server.get(f"/monitor/{name}", params={"id": ids["/news/nvidia-record"][0]})
             assert page.status_code == 200, name
-        # Without its columns (they come with page retries) the retry query is not offered.
-        assert server.get("/monitor/pages_awaiting_retry").status_code == 404
+        # A page awaiting a retry (written as the poller would) shows in its query.
+        assert rows(server, "pages_awaiting_retry") == []
+        with sqlite3.connect(workdir / "data" / "monitor.db") as conn:
+            conn.execute(
+                "UPDATE article SET fetch_attempts = 2, fetch_error = 'HTTP 503',"
+                " next_fetch_at = '2030-01-01 00:00:00.000000' WHERE id = ?",
+                (ids["/news/deepseek-r2"][0],),
+            )
+        (waiting,) = rows(server, "pages_awaiting_retry")
+        assert waiting["url"] == f"{base}/news/deepseek-r2" and waiting["fetch_attempts"] == 2
+        assert waiting["fetch_error"] == "HTTP 503"
+        with sqlite3.connect(workdir / "data" / "monitor.db") as conn:
+            conn.execute("UPDATE article SET fetch_attempts = 0, fetch_error = NULL,"
+                         " next_fetch_at = NULL")  # fmt: skip
 
         today = rows(server, "new_stories")
         assert {r["title"] for r in today} == {HOSTILE, NEWS[1].title}
