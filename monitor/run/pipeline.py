@@ -31,9 +31,9 @@ from monitor.net.fetch import Fetcher, Response
 from monitor.net.urls import canonical_url, is_http_url
 from monitor.run.polljobs import FeedJob, PageJob, PollStats, Reporter, fetch_feed
 from monitor.run.process import (
-    PRELOAD,
     ArticleWorker,
     Prepared,
+    forkserver_preload,
     init_worker,
     prepare_in_worker,
     warm_worker,
@@ -86,7 +86,7 @@ class Poller:
 
             # forkserver: never fork a process that has fetch threads running.
             context = get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
+            context.set_forkserver_preload(forkserver_preload(settings.dedup))
             self.processes = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=init_worker, initargs=(self.worker,)
             )
