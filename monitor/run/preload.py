@@ -8,6 +8,7 @@ still loads nothing."""
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import replace
 
@@ -38,3 +39,6 @@ def preload(spec: str) -> None:
 
 if os.environ.get(PRELOAD_ENV):
     preload(os.environ[PRELOAD_ENV])
+    # Out of the collector's reach: a collection in a forked process would write to every
+    # object it visits (jieba's and wordfreq's dictionaries), unsharing their pages.
+    gc.freeze()
