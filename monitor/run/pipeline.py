@@ -40,8 +40,8 @@ from monitor.run.polljobs import (
     fetch_feed,
 )
 from monitor.run.process import (
-    PRELOAD,
     ArticleWorker,
+    forkserver_preload,
     init_worker,
     warm_worker,
 )
@@ -96,7 +96,7 @@ class Poller(PageStages):
         # forkserver: never fork a process that has fetch threads running.
         mark_parent()  # the fork server (monitor.run.forkguard) dies with this process
         context = get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(forkserver_preload(self.settings.dedup))
         return ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=init_worker, initargs=(self.worker,)
         )

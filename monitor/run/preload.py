@@ -1,0 +1,44 @@
+"""Imported only by the extraction processes' fork server (`process.PRELOAD`, last): loads
+the embedder the poller named in the environment (`process.forkserver_preload`), the word
+frequencies and the Chinese dictionary once, so that every process forked from the server
+shares them (copy-on-write) instead of spending about 2 s of CPU and its memory loading them.
+
+The fork server starts with the first extraction process, so a cycle of unchanged feeds
+still loads nothing."""
+
+from __future__ import annotations
+
+import gc
+import os
+from dataclasses import replace
+
+from monitor.config.dedup import DedupSettings
+from monitor.run.process import PRELOAD_ENV
+
+
+def preload(spec: str) -> None:
+    """Load the embedder `spec` names and warm the fingerprints on English and Chinese.
+
+    Never raises: the fork server dies on any error but an ImportError, and a process that
+    misses the preload loads its own model, where a broken model is reported properly."""
+    try:
+        kind, threads, model_dir = spec.split(":", 2)
+        # One BLAS thread in every forked process: the pool already has one process a core.
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+        threadpool_limits(int(threads))
+        from monitor.dedup.features import extract_features
+
+        dedup = replace(
+            DedupSettings(), embedder=kind, model_dir=model_dir, model_threads=int(threads)
+        )
+        extract_features("Warm-up", "Loads the models once. 加载模型。", dedup)
+    except Exception:  # see the docstring
+        pass
+
+
+if os.environ.get(PRELOAD_ENV):
+    preload(os.environ[PRELOAD_ENV])
+    # Out of the collector's reach: a collection in a forked process would write to every
+    # object it visits (jieba's and wordfreq's dictionaries), unsharing their pages.
+    gc.freeze()
