@@ -69,7 +69,7 @@ def check_smtp(smtp_url: str, password: str) -> SMTPTarget:
         raise ConfigError(WHERE, None, "MONITOR_SMTP_PASSWORD is set but the URL names no user")
     if target.user and not password:
         raise ConfigError(WHERE, None, f"user {target.user!r} needs MONITOR_SMTP_PASSWORD")
-    if target.user and target.scheme == "smtp" and not _is_loopback(target.host):
+    if target.user and target.scheme == "smtp" and not is_loopback(target.host):
         raise ConfigError(
             WHERE,
             None,
@@ -78,7 +78,8 @@ def check_smtp(smtp_url: str, password: str) -> SMTPTarget:
     return target
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: traffic that never leaves this machine."""
     if host == "localhost":
         return True
     try:

@@ -7,7 +7,6 @@ corrupt reads. The plugin adds `PRAGMA query_only` on top.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sqlite3
 from importlib import resources
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.load import Settings
+from monitor.digest.mailer import is_loopback
 from monitor.errors import DatabaseError, UsageError
 from monitor.web.metadata import DATABASE, build_metadata
 from monitor.web.plugin import MonitorPlugin
@@ -58,15 +58,6 @@ def article_columns(path: Path) -> set[str]:
     if not columns:
         raise DatabaseError("the database has no schema yet: run `monitor init` first")
     return columns
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_datasette(settings: Settings, topic_names: dict[str, str]) -> Any:
