@@ -144,20 +144,10 @@ def save_article(
     values = {
         "feed_id": new.feed_id,
         "guid": new.guid,
-        "url": new.url,
         "canonical_url": new.canonical_url,
-        "title": new.title,
-        "author": new.author,
-        "published": new.published,
         "fetched": utcnow(),
-        "site_name": new.site_name,
-        "language": new.language,
         "summary": new.summary,
-        "text": new.text,
-        "text_hash": features.text_hash,
-        "extraction": new.extraction,
-        "status": new.status,
-        "error": new.error,
+        **_page_columns(new, features),
         **(fetch or PageFetch(attempts=0)).columns(),
         **verdict_columns(session, verdict),
     }
@@ -184,6 +174,24 @@ def save_article(
     return article_id, verdict
 
 
+def _page_columns(new: NewArticle, features: Features) -> dict[str, object]:
+    """The columns an article takes from its page (or the feed when the page failed): the same
+    on first storing and on completing it after a retry."""
+    return {
+        "url": new.url,
+        "title": new.title,
+        "author": new.author,
+        "published": new.published,
+        "site_name": new.site_name,
+        "language": new.language,
+        "text": new.text,
+        "text_hash": features.text_hash,
+        "extraction": new.extraction,
+        "status": new.status,
+        "error": new.error,
+    }
+
+
 def complete_article(
     session: Session,
     article_id: int,
@@ -208,21 +216,7 @@ def complete_article(
     session.execute(
         update(_ARTICLE)
         .where(_ARTICLE.c.id == article_id)
-        .values(
-            url=new.url,
-            title=new.title,
-            author=new.author,
-            published=new.published,
-            site_name=new.site_name,
-            language=new.language,
-            text=new.text,
-            text_hash=features.text_hash,
-            extraction=new.extraction,
-            status=new.status,
-            error=new.error,
-            **fetch.columns(),
-            **columns,
-        )
+        .values(**_page_columns(new, features), **fetch.columns(), **columns)
     )
     index.add_features(ref, features)
     save_topics(session, article_id, tagging)
