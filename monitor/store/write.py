@@ -218,7 +218,7 @@ def complete_article(
         .where(_ARTICLE.c.id == article_id)
         .values(**_page_columns(new, features), **fetch.columns(), **columns)
     )
-    index.add_features(ref, features)
+    index.add_features(ref, features, duplicate=verdict.kind == "same-story")
     save_topics(session, article_id, tagging)
     return verdict
 
