@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+import eval_dedup
 import numpy as np
 
 from monitor.config.dedup import DedupSettings
@@ -130,14 +131,9 @@ def pair_scores(pairs: list[Pair], settings: DedupSettings) -> np.ndarray:
 
 
 def rates(pred: np.ndarray, same: np.ndarray) -> tuple[float, float, float, float]:
-    """(precision, recall, F1, false-positive rate)."""
-    tp = int((pred & same).sum())
-    fp = int((pred & ~same).sum())
-    fn = int((~pred & same).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return precision, recall, f1, fp / max(1, int((~same).sum()))
+    """(precision, recall, F1, false-positive rate): eval_dedup's counts, in table order."""
+    f1, fpr, precision, recall = eval_dedup.rates(pred, same)
+    return precision, recall, f1, fpr
 
 
 def best_threshold(s: np.ndarray, same: np.ndarray) -> float:
