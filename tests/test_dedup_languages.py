@@ -69,10 +69,14 @@ def test_a_language_the_model_cannot_read_gets_exact_and_near_only() -> None:
 
 def test_texts_about_different_years_are_different_stories() -> None:
     old = STORY.replace("on Sunday", "on Sunday, March 16, 2025,")
-    new = REWRITE.replace("has launched", "launched in March 2026")
+    new = REWRITE.replace("has launched", "launched in March 2027")
     verdict = compare_texts(TITLE, old, "Baidu unveils free Ernie models", new, SETTINGS)
     assert verdict.kind is None
-    assert any("about 2025 and 2026" in reason for reason in verdict.reasons)
+    assert any("about 2025 and 2027" in reason for reason in verdict.reasons)
+    # Adjacent years are no such evidence (a December report on next year's plan).
+    next_year = REWRITE.replace("has launched", "will launch in 2026")
+    verdict = compare_texts(TITLE, old, "Baidu unveils free Ernie models", next_year, SETTINGS)
+    assert not any("about 2025 and 2026" in reason for reason in verdict.reasons)
     # A dated article is not the story of an undated text (a seed) about an earlier year.
     published = datetime(2026, 3, 17, tzinfo=UTC)
     verdict = compare_texts(TITLE, REWRITE, "seed", old, SETTINGS, published, None)

@@ -15,6 +15,8 @@ from monitor.dedup.rarity import Corpus
 
 Kind = Literal["exact", "near", "same-story"]
 _GENERAL = Corpus()
+# Two undated texts whose latest named years are this far apart report different events.
+_YEARS_APART = 2
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,11 @@ def apart_in_time(a: Features, b: Features, settings: DedupSettings) -> str | No
     """Why the two cannot report one event (None if they can): published further apart
     than the window, or about different years. A document without a date (a seed, a feed
     without dates) is placed by the years its text names: a text naming only 2024 and 2025
-    is not a 2026 event, and two texts about different latest years are two stories."""
+    is not a 2026 event, and two undated texts whose latest years lie two or more years
+    apart are two stories. Adjacent years are no evidence either way: a December report on
+    next year's plan, or one text recalling last year's failure and the other naming this
+    year's target (eval/eval_dedup_groups.py: zh-en F1 0.842 -> 0.872, pooled 0.699 -> 0.702, the
+    topical stream unchanged)."""
     apart = days_apart(a.published, b.published)
     if apart is not None:
         return f"published {apart:.0f} days apart" if apart > settings.window_days else None
@@ -110,7 +116,8 @@ def apart_in_time(a: Features, b: Features, settings: DedupSettings) -> str | No
                 return f"published in {year}, the other names no year after {max(other.years)}"
     if a.published is None and b.published is None and a.years and b.years:
         last_a, last_b = max(a.years), max(b.years)
-        if last_a != last_b and last_a not in b.years and last_b not in a.years:
+        apart_years = abs(last_a - last_b) >= _YEARS_APART
+        if apart_years and last_a not in b.years and last_b not in a.years:
             return f"about {last_a} and {last_b}"
     return None
 
