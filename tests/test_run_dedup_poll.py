@@ -69,6 +69,16 @@ def test_rewrite_is_a_same_story_duplicate(
     assert kinds["/c/hockey"] is None
     linked = [path for path in ("/a/ernie", "/b/ernie-free") if kinds[path] == "same-story"]
     assert len(linked) in ({1} if embedder == "muse" else {1, 2}), kinds
+    # The summary says how many new articles needed the model: the later write-up at least,
+    # never the hockey report (no candidate its terms cannot rule out).
+    needed = re.search(r"\(\d+ duplicates, (\d+) needed the embedding model\)", result.out)
+    assert needed is not None, result.out
+    assert 1 <= int(needed.group(1)) <= 2
+    hockey = db.rows(
+        "SELECT length(d.embedding) FROM dedup_doc d JOIN article a ON a.id = d.ref_id "
+        "WHERE d.ref_kind = 'article' AND a.url LIKE '%/c/hockey'"
+    )
+    assert hockey == [(0,)]
 
 
 def test_reindex_after_changing_the_embedder(
