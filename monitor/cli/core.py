@@ -92,7 +92,7 @@ def poll(app: AppContext, names: tuple[str, ...], everything: bool) -> None:
     click.echo(
         f"polled {stats.feeds} feed(s): {stats.failed} failed, {stats.not_modified} unchanged, "
         f"{stats.new_entries} new entries, {stats.articles} articles stored "
-        f"({stats.duplicates} duplicates)"
+        f"({stats.duplicates} duplicates, {stats.embedded} needed the embedding model)"
     )
 
 

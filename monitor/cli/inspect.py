@@ -110,7 +110,7 @@ def inspect(app: AppContext, source: str | None, batch: str | None, as_json: boo
         _batch_docs(app, batch) if batch else [(source, read_document(source or "-", app.settings))]
     )
     with Session(app.engine()) as session:
-        index = DedupIndex(session, app.settings.dedup)
+        index = DedupIndex(session, app.settings.dedup, cache=False)
         tagger = app.tagger(session)
         for ident, doc in docs:
             record, verdict, tagging = inspect_one(session, index, tagger, ident, doc)

@@ -65,6 +65,17 @@ class DedupSettings:
     max_postings: int = 200
     # Candidates scored in full per new document (the best by shared rare terms).
     max_candidates: int = 25
+    # The cascade: the matcher loads and runs the embedder only for a candidate whose score
+    # could still reach the threshold with the two cosines (lead and head, weighted) at this
+    # ceiling, given the names and numbers the two share and the specifics that differ;
+    # every other candidate is "new" without embedding either lead. Chosen on the labelled
+    # pairs (eval/eval_dedup_groups.py prints what it changes) so that no pair the full
+    # model calls the same story is ruled out: two write-ups of one event in one language
+    # share some names or numbers. 1 = rule out only what no cosine could save (exact).
+    cosine_ceiling: float = 0.7
+    # The same for two texts in different languages, which share few terms (Chinese and
+    # English only numbers and Latin names): their cosines stayed under 0.82 in the pairs.
+    cross_language_cosine_ceiling: float = 0.85
     # Candidates with a publication time further than this many days away are skipped;
     # documents without a time (the seed corpus) are always eligible.
     window_days: float = 14.0
@@ -82,6 +93,8 @@ TUNED: dict[str, dict[str, float | int]] = {
     "muse": {},
     "minilm": {
         "same_story_threshold": 0.55,
+        "cosine_ceiling": 1.0,
+        "cross_language_cosine_ceiling": 1.0,
         "weight_lead": 0.5,
         "weight_head": 0.5,
         "weight_event": 0.2,
@@ -92,6 +105,8 @@ TUNED: dict[str, dict[str, float | int]] = {
         "weight_head": 0.5,
         "weight_event": 0.1,
         "head_tokens": 12,
+        "cosine_ceiling": 1.0,
+        "cross_language_cosine_ceiling": 1.0,
     },
 }
 STATIC_TUNED = TUNED["static"]

@@ -57,6 +57,10 @@ class Embedder(Protocol):
         """(the whole lead, its head): unit float32 vectors."""
         ...
 
+    def embed_many(self, texts: list[str], head_tokens: int) -> list[tuple[Vector, Vector]]:
+        """`embed` of each text, in one batch where the model allows."""
+        ...
+
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on onnxruntime: one session and tokenizer; `embed(text)` -> unit
@@ -99,6 +103,9 @@ class MiniLMEmbedder:
         hidden = np.asarray(self.session.run(None, feed)[0][0], dtype=np.float32)
         return _unit(hidden.mean(axis=0)), _unit(hidden[: max(1, head_tokens)].mean(axis=0))
 
+    def embed_many(self, texts: list[str], head_tokens: int) -> list[tuple[Vector, Vector]]:
+        return [self.embed(text, head_tokens) for text in texts]
+
 
 class MuseEmbedder:
     """The multilingual Universal Sentence Encoder v3 (Google, Apache-2.0), a pure-numpy
@@ -138,10 +145,21 @@ class MuseEmbedder:
     def embed(self, text: str, head_tokens: int) -> tuple[Vector, Vector]:
         """(the whole lead, its first `head_tokens` words, mostly the headline), in one
         batch: the encoder streams its weights once for both."""
-        words = text.split()
-        head = " ".join(words[: max(1, head_tokens)]) if len(words) > 1 else text[: head_tokens * 2]
-        lead, first = np.asarray(self.model.encode([text, head]), dtype=np.float32)
-        return _unit(lead), _unit(first)
+        return self.embed_many([text], head_tokens)[0]
+
+    def embed_many(self, texts: list[str], head_tokens: int) -> list[tuple[Vector, Vector]]:
+        """Every text and its head in one batch (the vectors are those of one at a time)."""
+        batch = []
+        for text in texts:
+            words = text.split()
+            if len(words) > 1:
+                batch += [text, " ".join(words[: max(1, head_tokens)])]
+            else:
+                batch += [text, text[: head_tokens * 2]]
+        if not batch:
+            return []
+        rows = np.asarray(self.model.encode(batch), dtype=np.float32)
+        return [(_unit(rows[i]), _unit(rows[i + 1])) for i in range(0, len(batch), 2)]
 
 
 class StaticEmbedder:
@@ -190,6 +208,9 @@ class StaticEmbedder:
         scales = self.scales[ids]
         decay = np.exp(-np.arange(len(ids), dtype=np.float32) / max(1, head_tokens))
         return _unit(scales @ rows), _unit((scales * decay) @ rows)
+
+    def embed_many(self, texts: list[str], head_tokens: int) -> list[tuple[Vector, Vector]]:
+        return [self.embed(text, head_tokens) for text in texts]
 
 
 def _unit(vector: Vector) -> Vector:

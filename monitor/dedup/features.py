@@ -78,7 +78,9 @@ class Features:
     text_hash: str
     shingle_count: int
     signature: tuple[int, ...]
-    embedding: bytes  # int8 unit vectors of the lead (title + first words) and of its head
+    # int8 unit vectors of the lead (title + first words) and of its head; b"" = not computed
+    # (yet): the matcher embeds a lead only when the vectors can change a verdict.
+    embedding: bytes
     event: dict[str, float]  # names, rare words, numbers, "name number" -> general rarity
     specifics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "ernie" -> ("4.5",)
     published: datetime | None = None
@@ -87,6 +89,7 @@ class Features:
     # Indexed as a same-story duplicate: a later document is compared with its original,
     # never linked through it (no chains A <- B <- C of ever more distant stories).
     duplicate: bool = False
+    lead: str = ""  # what the embedding reads (`lead_text`): kept to embed it later
 
 
 def normalise(text: str) -> str:
@@ -283,14 +286,25 @@ def band_keys(signature: tuple[int, ...], rows: int) -> list[int]:
     return keys
 
 
+def embed_leads(leads: list[str], settings: DedupSettings) -> list[bytes]:
+    """The packed embeddings of `leads` (`Features.embedding`), in one batch."""
+    if not leads:
+        return []
+    embedder = load_embedder(settings.embedder, settings.model_dir, settings.model_threads)
+    return [pack(*vectors) for vectors in embedder.embed_many(leads, settings.head_tokens)]
+
+
 def extract_features(
     title: str,
     text: str,
     settings: DedupSettings,
     published: datetime | None = None,
     language: str | None = None,
+    embed: bool = True,
 ) -> Features:
-    """`language`: the text's language if known (else detected here)."""
+    """`language`: the text's language if known (else detected here). `embed`: compute the
+    lead's embedding now; without it `embedding` is empty and the matcher embeds `lead` only
+    if a candidate needs it (the extraction processes never load the model)."""
     language = language or detect_language(f"{title}\n{text}")
     body = _tokens(text)
     words = [t.word for t in body]
@@ -301,16 +315,16 @@ def extract_features(
     quarter = quarters(f"{title}\n{text}")
     if quarter:
         specifics["quarter"] = quarter
-    embedder = load_embedder(settings.embedder, settings.model_dir, settings.model_threads)
     lead = lead_text(title, text, settings.lead_words)
     return Features(
         text_hash=text_hash(text if text.strip() else title),
         shingle_count=len(items),
         signature=minhash(items, settings.num_perm),
-        embedding=pack(*embedder.embed(lead, settings.head_tokens)),
+        embedding=embed_leads([lead], settings)[0] if embed else b"",
         event=event,
         specifics=specifics,
         published=published,
         language=language,
         years=years(_tokens(lead)),
+        lead=lead,
     )

@@ -143,9 +143,14 @@ def _differ(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 def story_parts(
-    a: Features, b: Features, corpus: Corpus = _GENERAL, counted: tuple[Features, ...] = ()
+    a: Features,
+    b: Features,
+    corpus: Corpus = _GENERAL,
+    counted: tuple[Features, ...] = (),
+    vectors: bool = True,
 ) -> StoryParts:
-    """`counted`: those of a and b whose terms are already in the corpus frequencies."""
+    """`counted`: those of a and b whose terms are already in the corpus frequencies.
+    `vectors`: False leaves the two cosines at 0 (what `ruled_out` bounds without them)."""
     events = tuple(f.event for f in counted)
     event_a, event_b = corpus.weigh(a.event, events), corpus.weigh(b.event, events)
     shared = sorted(event_a.keys() & event_b.keys(), key=lambda k: (-event_a[k], k))
@@ -154,7 +159,7 @@ def story_parts(
     clash = sorted(k for k in keys if _differ(a.specifics[k], b.specifics[k]))
     total = sum(max(w, 1.0) for w in weight.values())
     conflict = sum(max(weight[k], 1.0) for k in clash) / total if total else 0.0
-    lead, head = lead_similarity(a, b)
+    lead, head = lead_similarity(a, b) if vectors else (0.0, 0.0)
     return StoryParts(
         lead=lead,
         head=head,
@@ -232,6 +237,30 @@ def veto(a: Features, b: Features, parts: StoryParts, settings: DedupSettings) -
             else None
         )
     )
+
+
+def ceiling(settings: DedupSettings, a: Features, b: Features) -> float:
+    """The highest weighted cosine (lead and head) a pair can still be expected to reach."""
+    if a.language == b.language:
+        return settings.cosine_ceiling
+    return settings.cross_language_cosine_ceiling
+
+
+def ruled_out(a: Features, b: Features, parts: StoryParts, settings: DedupSettings) -> str | None:
+    """Why `a` cannot be the same story as `b` whatever their embeddings say (None if it may
+    be): a veto, or a score under the threshold even with the cosines at their ceiling.
+    `parts`: `story_parts(..., vectors=False)`. The matcher embeds only the pairs left."""
+    vetoed = veto(a, b, parts, settings)
+    if vetoed is not None:
+        return vetoed
+    cosines = (settings.weight_lead + settings.weight_head) * ceiling(settings, a, b)
+    bound = cosines + story_score(parts, settings)  # the cosines are 0 in `parts`
+    if bound < threshold(settings, a, b):
+        return (
+            f"too little evidence of one event (names and numbers {parts.event:.2f}, "
+            f"differing {parts.conflict:.2f}) for any similarity of the leads"
+        )
+    return None
 
 
 def compare_texts(

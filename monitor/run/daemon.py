@@ -115,11 +115,12 @@ class Daemon:
             stats = self.poller.poll()
         if stats.feeds:
             log.info(
-                "poll cycle feeds=%d failed=%d articles=%d duplicates=%d",
+                "poll cycle feeds=%d failed=%d articles=%d duplicates=%d embedded=%d",
                 stats.feeds,
                 stats.failed,
                 stats.articles,
                 stats.duplicates,
+                stats.embedded,
             )
 
     def _pause_after_crash(self) -> None:

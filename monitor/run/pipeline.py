@@ -225,6 +225,7 @@ class Poller(PageStages):
                 fut.cancel()
             prune_fetch_log(session, utcnow() - timedelta(days=FETCH_LOG_DAYS))
             session.commit()
+            stats.embedded = index.embedded_new
         self.report("done", {"stats": stats})
         return stats
 

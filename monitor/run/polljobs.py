@@ -24,6 +24,7 @@ class PollStats:
     new_entries: int = 0
     articles: int = 0
     duplicates: int = 0
+    embedded: int = 0  # new articles whose lead the embedder read (a candidate needed it)
     retried: int = 0  # requests repeated after a transient page failure
     completed: int = 0  # stored articles whose page arrived on a retry
     errors: int = 0  # items (a feed, a page) that failed unexpectedly; recorded, run went on

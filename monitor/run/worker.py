@@ -244,10 +244,12 @@ class FeedWorker:
         self.tasks += 1
         self.busy += seconds
         log.info(
-            "task feed=%s articles=%d duplicates=%d failed=%d ms=%d db_ms=%d waited_ms=%d",
+            "task feed=%s articles=%d duplicates=%d embedded=%d failed=%d ms=%d db_ms=%d "
+            "waited_ms=%d",
             name,
             stats.articles,
             stats.duplicates,
+            stats.embedded,
             stats.failed,
             seconds * 1000,
             (self.db.seconds - db0) * 1000,

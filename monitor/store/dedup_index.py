@@ -1,16 +1,22 @@
 """`DedupIndex`: candidate retrieval from the dedup tables and scoring of the candidates.
 
-Work per new document is bounded whatever the corpus size: one embedding of its lead, one
-hash lookup, one band-key lookup, one read of the document frequencies of its terms,
-`query_terms` posting-list reads of at most `max_postings` rows each (through the
-(term, doc_id) index), and at most `max_candidates` documents loaded and scored with a
-few dot products; only those the embeddings leave in play have their terms compared.
+Work per new document is bounded whatever the corpus size: one hash lookup, one band-key
+lookup, one read of the document frequencies of its terms, `query_terms` posting-list reads
+of at most `max_postings` rows each (through the (term, doc_id) index), and at most
+`max_candidates` documents loaded and compared by their terms (`score.ruled_out`: the vetoes
+and the score with the cosines at their ceiling). Only if a candidate is left does the
+embedder run (loaded on first use): one batch with the new document's lead and the leads of
+the candidates left that have no vector yet; their vectors are written back to their rows,
+the new document's is stored with it. A document whose candidates were all ruled out is
+stored with an empty `embedding` and its lead in the payload, to be embedded if a later
+document ever needs it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
@@ -34,14 +40,17 @@ from sqlmodel import Session
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup.embed import unpack
-from monitor.dedup.features import Features, band_keys, extract_features
+from monitor.dedup.features import Features, band_keys, embed_leads, extract_features
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import (
     DocRef,
     Verdict,
     compare_features,
+    containment,
     days_apart,
+    ruled_out,
     shared_share,
+    story_parts,
 )
 from monitor.store.dedup_tables import (
     BAND_TABLE,
@@ -63,6 +72,9 @@ _BY_REF = select(_DOC.c.id, _DOC.c.features).where(
 )
 _NEW_DOC = _DOC.insert()
 _DF_OF = select(_DF.c.term, _DF.c.df).where(_DF.c.term.in_(bindparam("terms", expanding=True)))
+_SET_EMBEDDING = (
+    update(_DOC).where(_DOC.c.id == bindparam("doc_id")).values(embedding=bindparam("vector"))
+)
 
 
 def encode_payload(
@@ -71,15 +83,18 @@ def encode_payload(
     language: str | None = "en",
     years: tuple[int, ...] = (),
     duplicate: bool = False,
+    lead: str = "",
 ) -> str:
     """The `features` column of a document: its event terms, specifics, language, the years
-    it names, and whether it was stored as a same-story duplicate."""
+    it names, whether it was stored as a same-story duplicate, and its lead (embedded when
+    a later document needs its vector)."""
     payload = {
         "event": {k: round(v, 3) for k, v in event.items()},
         "specifics": {k: list(v) for k, v in specifics.items()},
         "language": language,
         "years": list(years),
         "duplicate": duplicate,
+        "lead": lead,
     }
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
@@ -87,7 +102,12 @@ def encode_payload(
 def _encode(features: Features, duplicate: bool) -> tuple[bytes, str]:
     signature = np.asarray(features.signature, dtype=np.uint64).tobytes()
     payload = encode_payload(
-        features.event, features.specifics, features.language, features.years, duplicate
+        features.event,
+        features.specifics,
+        features.language,
+        features.years,
+        duplicate,
+        features.lead,
     )
     return signature, payload
 
@@ -106,6 +126,8 @@ def _decode(row: Any) -> Features:
         language=payload.get("language", "en"),
         years=tuple(payload.get("years", ())),
         duplicate=bool(payload.get("duplicate", False)),
+        # Indexed before leads were kept: those documents all have their vectors.
+        lead=payload.get("lead", ""),
     )
 
 
@@ -114,21 +136,30 @@ def _ref(row: Any) -> DocRef:
 
 
 class DedupIndex:
-    def __init__(self, session: Session, settings: DedupSettings) -> None:
+    def __init__(self, session: Session, settings: DedupSettings, cache: bool = True) -> None:
+        """`cache`: write the vectors computed for stored documents back to their rows (a
+        reader such as `monitor inspect` leaves the database as it is)."""
         self.session = session
         self.settings = settings
+        self.cache = cache
         # The pipeline matches a document, then adds it: its features are computed once.
         self._last: tuple[_Key, Features] | None = None
         self._known: tuple[Features, Corpus] | None = None
+        # The vector of the last matched document, if the match embedded it, for `add`.
+        self._vector: tuple[Features, bytes] | None = None
+        self.embedded_new = 0  # matched documents whose lead the embedder read
+        self.embedded_stored = 0  # stored documents embedded lazily (then cached)
 
     def features(self, title: str, text: str, published: datetime | None) -> Features:
         key = (title, text, published)
         if self._last is None or self._last[0] != key:
-            self._last = (key, extract_features(title, text, self.settings, published))
+            features = extract_features(title, text, self.settings, published, embed=False)
+            self._last = (key, features)
         return self._last[1]
 
     def match(self, title: str, text: str, published: datetime | None) -> Verdict:
-        """The best earlier document this one duplicates; reads only."""
+        """The best earlier document this one duplicates; writes nothing but the vectors it
+        computed for stored documents (unless `cache` is off)."""
         return self.match_features(self.features(title, text, published))
 
     def match_features(self, features: Features) -> Verdict:
@@ -141,8 +172,22 @@ class DedupIndex:
         # One read of the frequencies of every candidate's terms, not one per candidate.
         if candidates:
             corpus = self.corpus(set().union(*(c.event for c in candidates)), corpus)
-        best: Verdict | None = None
+        # The cheap layer: near copies need no vector; the others are compared by their
+        # terms first, and only those no veto or bound rules out are embedded.
+        kept: list[tuple[Any, Features]] = []
+        undecided: list[int] = []
         for row, candidate in zip(rows, candidates, strict=True):
+            if containment(features, candidate) >= self.settings.near_threshold:
+                kept.append((row, candidate))
+                continue
+            parts = story_parts(features, candidate, corpus, (candidate,), vectors=False)
+            if ruled_out(features, candidate, parts, self.settings) is None:
+                undecided.append(len(kept))
+                kept.append((row, candidate))
+        if undecided:
+            features, kept = self._embed(features, kept, undecided)
+        best: Verdict | None = None
+        for row, candidate in kept:
             verdict = compare_features(features, candidate, self.settings, corpus, (candidate,))
             verdict.of = _ref(row)
             rank = (_RANK.get(verdict.kind or "", 0), verdict.score)
@@ -153,6 +198,32 @@ class DedupIndex:
         if best.kind is None:
             best.of = None
         return best
+
+    def _embed(
+        self, features: Features, kept: list[tuple[Any, Features]], undecided: list[int]
+    ) -> tuple[Features, list[tuple[Any, Features]]]:
+        """`features` and the `undecided` of `kept` with their vectors: one batch for those
+        without, the stored ones' written back to their rows."""
+        kept = list(kept)
+        missing = [i for i in undecided if not kept[i][1].embedding and kept[i][1].lead]
+        leads = [kept[i][1].lead for i in missing]
+        mine = not features.embedding and bool(features.lead)
+        vectors = embed_leads(([features.lead] if mine else []) + leads, self.settings)
+        if mine:
+            self._vector = (features, vectors[0])
+            features = replace(features, embedding=vectors.pop(0))
+            self.embedded_new += 1
+        for i, vector in zip(missing, vectors, strict=True):
+            row, candidate = kept[i]
+            kept[i] = (row, replace(candidate, embedding=vector))
+        if missing:
+            self.embedded_stored += len(missing)
+            if self.cache:
+                self.session.execute(
+                    _SET_EMBEDDING,
+                    [{"doc_id": kept[i][0].id, "vector": kept[i][1].embedding} for i in missing],
+                )
+        return features, kept
 
     def _corpus_of(self, features: Features) -> Corpus:
         """The frequencies of `features`' terms, read once for a match and the add after it
@@ -193,13 +264,18 @@ class DedupIndex:
         return list(self.session.execute(query, params))
 
     def _plausible(self, features: Features, rows: list[Any]) -> list[Any]:
-        """Candidates in the time window that could reach a verdict: a near copy, or
-        embeddings close enough that shared names and numbers could still tip the score."""
+        """Candidates in the time window that could reach a verdict. With the new
+        document's vector at hand (a pure caller computed it), those with a vector are
+        kept if a near copy, or if their cosines are close enough that shared names and
+        numbers could still tip the score; those without one go on to `ruled_out`."""
         s = self.settings
         rows = [r for r in rows if _within(features.published, r.published, s.window_days)]
+        if not features.embedding:
+            return rows
+        kept = [r for r in rows if not r.embedding]
         same_size = [r for r in rows if len(r.embedding) == len(features.embedding)]
-        if not same_size or not features.embedding:
-            return []
+        if not same_size:
+            return kept
         # One matrix product for all candidates: (n, 2, dim) against (2, dim).
         mine = np.stack(unpack(features.embedding, 2))
         packed = np.frombuffer(b"".join(r.embedding for r in same_size), dtype=np.int8)
@@ -209,7 +285,6 @@ class DedupIndex:
         bound = s.weight_lead * cosines[:, 0] + s.weight_head * cosines[:, 1]
         bound += max(0.0, s.weight_event)
         mine_sig = np.asarray(features.signature, dtype=np.uint64)
-        kept = []
         for row, limit in zip(same_size, bound, strict=True):
             if limit >= min(s.same_story_threshold, s.cross_language_threshold):
                 kept.append(row)
@@ -221,7 +296,7 @@ class DedupIndex:
             jaccard = int(np.count_nonzero(sig == mine_sig)) / len(mine_sig)
             if shared_share(jaccard, features.shingle_count, row.shingle_count) >= s.near_threshold:
                 kept.append(row)
-        return kept
+        return sorted(kept, key=lambda r: r.id)
 
     def add(self, ref: DocRef, title: str, text: str, published: datetime | None) -> None:
         """Index a document in the caller's transaction (flushes, never commits)."""
@@ -234,6 +309,9 @@ class DedupIndex:
         self.remove(ref)
         corpus = self._corpus_of(features)
         signature, payload = _encode(features, duplicate)
+        embedding = features.embedding
+        if not embedding and self._vector is not None and self._vector[0] is features:
+            embedding = self._vector[1]  # embedded by the match before
         # Core statements, not ORM objects: a document writes about 50 rows.
         inserted = self.session.connection().execute(
             _NEW_DOC,
@@ -244,7 +322,7 @@ class DedupIndex:
                 "text_hash": features.text_hash,
                 "shingle_count": features.shingle_count,
                 "signature": signature,
-                "embedding": features.embedding,
+                "embedding": embedding,
                 "features": payload,
             },
         )
