@@ -22,6 +22,8 @@ from monitor.dedup.rarity import general_rarity, is_cjk, jieba
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 _CJK_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _CJK_PER_WORD = 1.6
+# The characters jieba segments with its dictionary (its `re_han_default`).
+_JIEBA_HAN = re.compile(r"[\u4e00-\u9fd5]")
 # Quarters, in English and Chinese: "Q2", "second quarter", "第二季度", "二季度".
 _QUARTER = re.compile(
     r"\bq([1-4])\b|\b(first|second|third|fourth)[- ]quarter|第?([一二三四1-4])季度",
@@ -125,7 +127,12 @@ def _tokens(text: str) -> list[Token]:
 
 
 def _segment(run: str) -> list[str]:
-    """Chinese words of a run of CJK characters."""
+    """Chinese words of a run of CJK characters. jieba cuts only the common Han characters
+    with its dictionary and returns any other character alone (kana, hangul, rare Han), so
+    a run without them is cut here the same way, without loading the dictionary (1.3 s of
+    CPU and 80 MB in every process that meets Chinese)."""
+    if _JIEBA_HAN.search(run) is None:
+        return list(run)
     return [w for w in jieba().lcut(run) if w.strip()]
 
 
