@@ -16,6 +16,7 @@ import numpy as np
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup.embed import load_embedder, pack
+from monitor.dedup.minhash import signature
 from monitor.dedup.rarity import general_rarity, is_cjk, jieba
 
 # Runs of Chinese, Japanese or Korean characters: words are not separated by spaces there.
@@ -270,12 +271,7 @@ def shingles(words: list[str], size: int) -> set[bytes]:
 
 
 def minhash(items: set[bytes], num_perm: int) -> tuple[int, ...]:
-    from datasketch import MinHash  # imported here: the polling process never hashes
-
-    sketch = MinHash(num_perm=num_perm, seed=_MINHASH_SEED)
-    if items:
-        sketch.update_batch(sorted(items))
-    return tuple(int(v) for v in sketch.hashvalues)
+    return signature(items, num_perm, _MINHASH_SEED)
 
 
 def band_keys(signature: tuple[int, ...], rows: int) -> list[int]:

@@ -109,8 +109,8 @@ def zipf_frequency(word: str, language: str) -> float:
 @cache
 def _wordfreq_steps() -> tuple[Any, Any, Any]:
     """wordfreq's tokenizer, digit folding and digit frequencies (imported once)."""
-    from wordfreq.tokens import lossy_tokenize
     from wordfreq.numbers import digit_freq, smash_numbers
+    from wordfreq.tokens import lossy_tokenize
 
     return lossy_tokenize, smash_numbers, digit_freq
 

@@ -122,7 +122,6 @@ PRELOAD = [
     "monitor.run.process",
     "trafilatura",
     "htmldate",
-    "datasketch",
     "wordfreq",
     "py3langid",
     "jieba",
