@@ -4,6 +4,8 @@ story's original only."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -101,3 +103,28 @@ def test_a_duplicate_is_not_an_original_to_link_to() -> None:
     assert any("compared with its original" in reason for reason in verdict.reasons)
     # ... but a copy of it is still a copy.
     assert compare_features(b, replace(b, duplicate=True), SETTINGS).kind == "exact"
+
+
+def test_runs_without_common_han_are_cut_as_jieba_cuts_them_without_its_dictionary() -> None:
+    import jieba as module  # type: ignore[import-untyped]
+
+    from monitor.dedup.features import _segment
+
+    for run in ["대한민국", "ひらがなカタカナ", "㐀㐁", "豈更", "한국어テスト"]:
+        assert _segment(run) == [w for w in module.lcut(run) if w.strip()], run
+    assert _segment("深度求索发布") == [w for w in module.lcut("深度求索发布") if w.strip()]
+
+
+def test_korean_and_japanese_kana_leave_jieba_unloaded() -> None:
+    # A fresh process: the tests above may have loaded the dictionary in this one.
+    code = (
+        "from monitor.dedup.features import tokenize, event_terms, _tokens;"
+        "from monitor.config.dedup import DedupSettings;"
+        "from monitor.dedup import rarity;"
+        "t = _tokens('서울에서 Samsung 발표 2025. ひらがなのテスト GPU 4.5');"
+        "event_terms(t, DedupSettings(), 'ko');"
+        "assert rarity.jieba.cache_info().currsize == 0;"
+        "_tokens('深度求索发布');"
+        "assert rarity.jieba.cache_info().currsize == 1"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trafilatura.settings import Document
 
+# What language identification reads (the same as the dedup features': see there).
+LANGUAGE_CHARS = 1000
 _LANG_ATTR = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
 
 
@@ -36,7 +38,7 @@ def detect_language(text: str, html: bytes | None = None) -> str | None:
         return None
     import py3langid  # imported on first use: the polling process may never need it
 
-    lang, _score = py3langid.classify(text[:2000])
+    lang, _score = py3langid.classify(text[:LANGUAGE_CHARS])
     return str(lang)
 
 

@@ -1,9 +1,10 @@
 """Imported only by the extraction processes' fork server (`process.PRELOAD`, last): with
 the dedup settings the poller named in the environment (`process.forkserver_preload`), loads
-the word frequencies and the Chinese dictionary once, so that every process forked from the
-server shares them (copy-on-write) instead of spending CPU and memory loading them. The
-embedder is not loaded: the extraction processes never embed (the matcher in the polling
-process embeds the leads a verdict needs, `store.dedup_index`).
+the English word frequencies and the language identifier once, so that every process forked
+from the server shares them (copy-on-write) instead of spending CPU and memory loading them.
+The embedder is not loaded: the extraction processes never embed (the matcher in the polling
+process embeds the leads a verdict needs, `store.dedup_index`). jieba's Chinese dictionary
+(1.3 s, 80 MB) is left to the first process that meets a Chinese character: most runs never do.
 
 The fork server starts with the first extraction process, so a cycle of unchanged feeds
 still loads nothing."""
@@ -19,7 +20,7 @@ from monitor.run.process import PRELOAD_ENV
 
 
 def preload(spec: str) -> None:
-    """Warm the fingerprints on English and Chinese with the settings `spec` names.
+    """Warm the fingerprints on English with the settings `spec` names.
 
     Never raises: the fork server dies on any error but an ImportError, and a process that
     misses the preload loads its own word lists."""
@@ -34,7 +35,7 @@ def preload(spec: str) -> None:
         dedup = replace(
             DedupSettings(), embedder=kind, model_dir=model_dir, model_threads=int(threads)
         )
-        extract_features("Warm-up", "Loads the models once. 加载模型。", dedup, embed=False)
+        extract_features("Warm-up", "Loads the models once.", dedup, embed=False)
     except Exception:  # see the docstring
         pass
 
@@ -42,5 +43,5 @@ def preload(spec: str) -> None:
 if os.environ.get(PRELOAD_ENV):
     preload(os.environ[PRELOAD_ENV])
     # Out of the collector's reach: a collection in a forked process would write to every
-    # object it visits (jieba's and wordfreq's dictionaries), unsharing their pages.
+    # object it visits (the word frequencies, the models), unsharing their pages.
     gc.freeze()

@@ -101,10 +101,8 @@ class ArticleWorker:
 
 
 _WORKER: ArticleWorker | None = None
-# English and Chinese: the warm-up also loads the Chinese word dictionary.
-_WARM_ENTRY = FeedEntry(
-    "warm", None, "Warm-up", "Loads the models once. 加载模型。", "", None, None
-)
+# English: jieba's Chinese dictionary waits for Chinese text (features._segment).
+_WARM_ENTRY = FeedEntry("warm", None, "Warm-up", "Loads the models once.", "", None, None)
 
 
 def _mappingproxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -127,7 +125,6 @@ PRELOAD = [
     "monitor.run.process",
     "trafilatura",
     "htmldate",
-    "datasketch",
     "wordfreq",
     "py3langid",
     "jieba",
