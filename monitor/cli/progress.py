@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 log = logging.getLogger("monitor.poll")
 
@@ -22,6 +23,15 @@ class PollProgress:
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         if event == "start" and self.enabled:
+            # Imported here: under cron (no terminal) a poll never pays for Rich.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import feedparser
-
 from monitor.errors import NotAFeedError
 from monitor.net.urls import is_http_url
 
@@ -104,6 +102,10 @@ def parse_feed(content: bytes, headers: Mapping[str, str] | None = None) -> Pars
     """Parse a fetched feed body; raise NotAFeedError for anything that is not a feed."""
     if not content.strip():
         raise NotAFeedError("empty response: not a feed")
+    # Imported here: feeds are parsed in the extraction processes (whose fork server
+    # preloads feedparser), so the polling process does not import it at start-up.
+    import feedparser
+
     parsed = feedparser.parse(
         content,
         response_headers=dict(headers or {}),

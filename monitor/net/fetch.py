@@ -8,6 +8,8 @@ decompression and the total deadline is enforced while reading.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import socket
 import threading
@@ -134,15 +136,17 @@ class _Watch:
     server dripping one byte at a time (even in the headers) would otherwise hold us forever.
     """
 
-    def __init__(self, deadline: float, check_peer: Callable[[str | None], None]) -> None:
+    def __init__(
+        self, deadline: float, check_peer: Callable[[str | None], None], clock: _Deadlines
+    ) -> None:
         self.check_peer = check_peer
         self.expired = False
         self.peer_checked = False
+        self.cancelled = False
         self._streams: list[Any] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
-        self._timer.daemon = True
-        self._timer.start()
+        self._clock = clock
+        clock.add(deadline, self)
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
@@ -178,7 +182,59 @@ class _Watch:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.cancelled = True
+            self._streams.clear()
+        self._clock.cancel()
+
+
+class _Deadlines:
+    """One thread cuts the requests whose total deadline has passed (`_Watch._cut`).
+
+    A timer thread per request cost a thread start and stop per page. This thread runs only
+    while requests are in flight: it ends when none is left and starts again with the next.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._active = 0  # watches added and not cancelled
+        self._cond = threading.Condition()
+        self._running = False
+
+    def add(self, deadline: float, watch: _Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), watch))
+            self._active += 1
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="fetch-deadlines", daemon=True).start()
+            elif self._heap[0][2] is watch:  # sooner than what the thread waits for
+                self._cond.notify()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].cancelled:
+                        heapq.heappop(self._heap)
+                    if self._active == 0 or not self._heap:
+                        self._heap.clear()
+                        self._running = False
+                        return
+                    deadline, _, watch = self._heap[0]
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(wait)
+            watch._cut()  # outside the lock: it shuts sockets down
 
 
 class Fetcher:
@@ -188,6 +244,7 @@ class Fetcher:
         self.settings = settings
         self.policy = AddressPolicy(settings.allow_hosts)
         self.limiter = HostLimiter(settings.per_host_concurrency, settings.per_host_delay)
+        self._deadlines = _Deadlines()
         timeout = httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
@@ -268,7 +325,7 @@ class Fetcher:
         def peer_ok(peer: str | None) -> None:
             check_peer(url, host, peer, self.policy, allow_private)
 
-        watch = _Watch(deadline, peer_ok)
+        watch = _Watch(deadline, peer_ok, self._deadlines)
         try:
             return self._read(url, headers, deadline, watch)
         except httpx.TimeoutException as exc:

@@ -404,11 +404,12 @@ class PageStages:
         stats: PollStats,
         fetch: PageFetch | None = None,
     ) -> int:
+        """Store the article of `entry` (or link the entry to the one stored meanwhile);
+        the caller commits, together with whatever else the page changed."""
         new = prepared.article
         existing = article_by_url(session, new.canonical_url)
         if existing is not None:  # stored meanwhile through another entry
             save_entry(session, job.id, entry.guid, entry.link, existing)
-            session.commit()
             return existing
         try:
             article_id, verdict = save_article(
@@ -416,9 +417,7 @@ class PageStages:
             )
         except AlreadyStored as exc:  # another worker stored it since the check above
             save_entry(session, job.id, entry.guid, entry.link, exc.article_id)
-            session.commit()
             return exc.article_id
-        session.commit()
         stats.articles += 1
         if verdict.kind:
             stats.duplicates += 1

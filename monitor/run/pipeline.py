@@ -294,6 +294,7 @@ class Poller(PageStages):
             key = entry.guid if is_http_url(entry.guid) else f"feed:{job.id}:{entry.guid}"
             prepared = self.worker.prepare(job.id, entry, entry.guid, key, None, None)
             self._store(session, job, entry, prepared, index, stats)
+            session.commit()
             return
         canonical = canonical_url(entry.link)
         existing = article_by_url(session, canonical)

@@ -123,6 +123,7 @@ copyreg.pickle(MappingProxyType, _pickle_mappingproxy)
 PRELOAD = [
     "monitor.run.forkguard",  # first: the fork server dies with the run that started it
     "monitor.run.process",
+    "feedparser",  # feeds are parsed here too (monitor.run.polljobs.fetch_feed)
     "trafilatura",
     "htmldate",
     "wordfreq",

@@ -34,8 +34,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from monitor.config.dedup import DedupSettings
@@ -361,9 +359,19 @@ class DedupIndex:
 @lru_cache(maxsize=4)
 def _upsert_df(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT (term) DO UPDATE SET df = df + excluded.df (SQLite, PostgreSQL)."""
-    insert = pg_insert(_DF) if dialect == "postgresql" else sqlite_insert(_DF)
-    return insert.on_conflict_do_update(
-        index_elements=[_DF.c.term], set_={"df": _DF.c.df + insert.excluded.df}
+    # Imported here: a SQLite run never loads PostgreSQL's dialect (and the reverse).
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(_DF)
+        return pg.on_conflict_do_update(
+            index_elements=[_DF.c.term], set_={"df": _DF.c.df + pg.excluded.df}
+        )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    lite = sqlite_insert(_DF)
+    return lite.on_conflict_do_update(
+        index_elements=[_DF.c.term], set_={"df": _DF.c.df + lite.excluded.df}
     )
 
 

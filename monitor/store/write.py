@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Table, bindparam, delete, update
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy import Insert, Table, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -38,10 +37,27 @@ _ENTRY: Table = Entry.__table__  # type: ignore[attr-defined]
 # Statements run per article, built once (SQLAlchemy then reuses their compiled form).
 _NEW_ARTICLE = _ARTICLE.insert()
 _BY_URL = select(_ARTICLE.c.id).where(_ARTICLE.c.canonical_url == bindparam("url"))
-_NEW_ENTRY = {
-    name: dialect.insert(_ENTRY).on_conflict_do_nothing()
-    for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", pg_dialect))
-}
+_STORY_OF = select(_ARTICLE.c.story_id).where(_ARTICLE.c.id == bindparam("id"))
+_NAME_STORY = (
+    update(_ARTICLE)
+    .where(_ARTICLE.c.id == bindparam("article"))
+    .values(story_id=bindparam("article"))
+)
+_DROP_TOPICS = delete(_ARTICLE_TOPIC).where(_ARTICLE_TOPIC.c.article_id == bindparam("id"))
+_NEW_TOPIC = _ARTICLE_TOPIC.insert()
+
+
+@lru_cache(maxsize=2)
+def _new_entry(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both speak. (The
+    dialect is imported when first used: a SQLite run never loads PostgreSQL's.)"""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(_ENTRY).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(_ENTRY).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,7 @@ def known_guids(session: Session, feed_id: int, guids: Sequence[str]) -> set[str
 
 
 def article_by_url(session: Session, canonical: str) -> int | None:
-    found = session.execute(_BY_URL, {"url": canonical}).scalar()
+    found = session.connection().execute(_BY_URL, {"url": canonical}).scalar()
     return int(found) if found is not None else None
 
 
@@ -111,9 +127,8 @@ def save_entry(
         "article_id": article_id,
         "seen_at": utcnow(),
     }
-    # INSERT ... ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both speak.
-    insert = _NEW_ENTRY["postgresql" if postgres.is_postgres(session.connection()) else "sqlite"]
-    session.execute(insert, values)
+    connection = session.connection()
+    connection.execute(_new_entry(connection.dialect.name), values)
 
 
 def save_article(
@@ -134,7 +149,8 @@ def save_article(
 
     Core statements, not ORM objects: this runs once per article on the polling thread.
     """
-    shared = postgres.is_postgres(session.connection())
+    connection = session.connection()
+    shared = postgres.is_postgres(connection)
     if shared:
         postgres.lock_dedup(session)
         existing = article_by_url(session, new.canonical_url)
@@ -163,13 +179,11 @@ def save_article(
     else:
         article_id = _inserted_id(session, values)
     if values["story_id"] is None:  # an original story: the cluster is named after it
-        session.execute(
-            update(_ARTICLE).where(_ARTICLE.c.id == article_id).values(story_id=article_id)
-        )
+        connection.execute(_NAME_STORY, {"article": article_id})
     index.add_features(
         DocRef("article", article_id), features, duplicate=verdict.kind == "same-story"
     )
-    save_topics(session, article_id, tagging)
+    save_topics(session, article_id, tagging, new=True)
     save_entry(session, new.feed_id, new.guid, new.url, article_id)
     return article_id, verdict
 
@@ -269,18 +283,19 @@ def verdict_columns(session: Session, verdict: Verdict) -> dict[str, object]:
         columns["duplicate_of_section_id"] = verdict.of.id
     else:
         columns["duplicate_of_id"] = verdict.of.id
-        story = session.execute(
-            select(_ARTICLE.c.story_id).where(_ARTICLE.c.id == verdict.of.id)
-        ).scalar()
+        story = session.connection().execute(_STORY_OF, {"id": verdict.of.id}).scalar()
         columns["story_id"] = story or verdict.of.id
     return columns
 
 
-def save_topics(session: Session, article_id: int, tagging: Tagging) -> None:
-    session.execute(delete(_ARTICLE_TOPIC).where(_ARTICLE_TOPIC.c.article_id == article_id))
+def save_topics(session: Session, article_id: int, tagging: Tagging, new: bool = False) -> None:
+    """Replace an article's topics (`new`: it has none yet, nothing to delete)."""
+    connection = session.connection()
+    if not new:
+        connection.execute(_DROP_TOPICS, {"id": article_id})
     if tagging.topics:
-        session.execute(
-            _ARTICLE_TOPIC.insert(),
+        connection.execute(
+            _NEW_TOPIC,
             [
                 {
                     "article_id": article_id,
