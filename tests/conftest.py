@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 from servers import Postgres, Redis, start_postgres, start_redis, stop_postgres
+from sqlmodel import Session, SQLModel, create_engine
 from support import Db, Site
 
 from monitor.cli import main
+from monitor.store.dedup_tables import TABLES as DEDUP_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -119,3 +121,18 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str |
         monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def dedup_session(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Session]:
+    """A session on a database holding only the dedup index's tables (SQLite or PostgreSQL)."""
+    url = f"sqlite:///{tmp_path / 'dedup.db'}"
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database()
+    engine = create_engine(url)
+    SQLModel.metadata.create_all(engine, tables=DEDUP_TABLES)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()

@@ -4,10 +4,8 @@ lead and the candidates' without a vector, in one batch), its vectors cached in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +19,7 @@ from dedup_samples import (
     ZHIPU_ZH,
 )
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
 import monitor.dedup.features as features_module
 import monitor.store.dedup_index as index_module
@@ -30,7 +28,7 @@ from monitor.dedup import DocRef
 from monitor.dedup.features import extract_features
 from monitor.dedup.score import compare_features
 from monitor.store.dedup_index import DedupIndex
-from monitor.store.dedup_tables import DOC_TABLE, TABLES
+from monitor.store.dedup_tables import DOC_TABLE
 
 WHEN = datetime(2025, 3, 17, 9, tzinfo=UTC)
 TITLE = "Baidu releases Ernie 4.5 and X1"
@@ -40,15 +38,8 @@ pytestmark = pytest.mark.backends
 
 
 @pytest.fixture()
-def session(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'dedup.db'}"
-    if backend == "postgresql":
-        url = request.getfixturevalue("postgres_server").create_database()
-    engine = create_engine(url)
-    SQLModel.metadata.create_all(engine, tables=TABLES)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
+def session(dedup_session: Session) -> Session:
+    return dedup_session
 
 
 @pytest.fixture()

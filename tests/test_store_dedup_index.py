@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from dedup_samples import OTHER_EVENT, REWRITE, SPORT, STORY
 from sqlalchemy import func, select
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup import DocRef
 from monitor.store.dedup_index import DedupIndex
-from monitor.store.dedup_tables import DF_TABLE, DOC_TABLE, TABLES, TERM_TABLE
+from monitor.store.dedup_tables import DF_TABLE, DOC_TABLE, TERM_TABLE
 
 WHEN = datetime(2025, 3, 17, 9, tzinfo=UTC)
 
@@ -23,15 +21,8 @@ pytestmark = pytest.mark.backends
 
 
 @pytest.fixture()
-def session(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'dedup.db'}"
-    if backend == "postgresql":
-        url = request.getfixturevalue("postgres_server").create_database()
-    engine = create_engine(url)
-    SQLModel.metadata.create_all(engine, tables=TABLES)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
+def session(dedup_session: Session) -> Session:
+    return dedup_session
 
 
 def _df(session: Session, term: str) -> int | None:
