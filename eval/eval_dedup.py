@@ -313,7 +313,12 @@ def main(argv: list[str]) -> int:
     eval_dir = Path(args[0] if args else os.environ.get("MONITOR_EVAL_DIR", default))
     pairs = eval_dir / "semeval-en-dev.csv"
     if pairs.exists():
-        run_pairs(settings, pairs, "--fit" in argv)
+        # The threshold and weights refit here are those of `embedder`: English pairs read
+        # by `english_embedder` are in eval/eval_dedup_groups.py (en-en); the seed checks
+        # below judge every pair as the index does.
+        alone = replace(settings, english_embedder="")
+        print(f"pairs judged by {alone.embedder} alone (english_embedder not used here)")
+        run_pairs(alone, pairs, "--fit" in argv)
     else:
         print(f"labelled pairs skipped: {pairs} not found (set MONITOR_EVAL_DIR)")
     print()

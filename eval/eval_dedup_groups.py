@@ -39,13 +39,15 @@ from typing import Any
 import eval_dedup
 import numpy as np
 
-from monitor.config.dedup import DedupSettings
+from monitor.config.dedup import DedupSettings, english_settings
 from monitor.dedup.features import Features, extract_features
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import (
     StoryParts,
     compare_features,
     containment,
+    judge,
+    judged_parts,
     ruled_out,
     story_parts,
     story_score,
@@ -96,7 +98,7 @@ def load_pairs(path: Path, settings: DedupSettings) -> list[Pair]:
             group_of(r["lang1"], r["lang2"]),
             r["lang1"] != r["lang2"],
             float(r["overall"]) <= SAME,
-            story_parts(a, b, corpus, (a, b)),
+            judged_parts(a, b, settings, corpus, (a, b))[0],
             a,
             b,
         )
@@ -108,7 +110,24 @@ def cached_features(
     path: Path, rows: list[dict[str, str]], settings: DedupSettings
 ) -> list[tuple[Features, Features]]:
     """The features of every pair, kept in $MONITOR_EVAL_CACHE (if set) between runs that
-    change only scoring settings (embedding 2,000 texts takes minutes)."""
+    change only scoring settings (embedding 2,000 texts takes minutes). With English pairs
+    routed to another embedder, English texts get that embedder's vectors too."""
+    feats = _cached_features(path, rows, settings)
+    if not settings.routes_english:
+        return feats
+    routed = _cached_features(path, rows, english_settings(settings))
+    return [
+        tuple(  # type: ignore[misc]
+            replace(f, embedding_en=g.embedding if f.language == "en" else b"")
+            for f, g in zip(pair, other, strict=True)
+        )
+        for pair, other in zip(feats, routed, strict=True)
+    ]
+
+
+def _cached_features(
+    path: Path, rows: list[dict[str, str]], settings: DedupSettings
+) -> list[tuple[Features, Features]]:
     folder = os.environ.get("MONITOR_EVAL_CACHE")
     key = (
         f"{path.stem}-{settings.embedder}-{settings.lead_words}-{settings.head_tokens}-"
@@ -130,13 +149,18 @@ def cached_features(
 
 
 def pair_scores(pairs: list[Pair], settings: DedupSettings) -> np.ndarray:
-    """The score of each pair, -inf where the settings veto a same-story verdict."""
-    return np.asarray(
-        [
-            -np.inf if veto(p.a, p.b, p.parts, settings) else story_score(p.parts, settings)
-            for p in pairs
-        ]
-    )
+    """The margin of each pair over the threshold of the settings that judge it (English
+    pairs may be judged by another embedder, on another scale), -inf where they veto a
+    same-story verdict. A refit threshold is an offset on these margins."""
+    out = []
+    for p in pairs:
+        judged = judge(settings, p.a, p.b, p.parts.event)
+        if veto(p.a, p.b, p.parts, settings):
+            out.append(-np.inf)
+            continue
+        cut = judged.cross_language_threshold if p.cross else judged.same_story_threshold
+        out.append(story_score(p.parts, judged) - cut)
+    return np.asarray(out)
 
 
 def copies(a: Features, b: Features, settings: DedupSettings) -> bool:
@@ -254,12 +278,13 @@ def run_pairs(path: Path, settings: DedupSettings, refit: bool) -> None:
     groups = np.asarray([p.group for p in pairs])
     s = pair_scores(pairs, settings)
     predictions = cross_validate(pairs, settings)
-    print(f"pairs: {path} ({len(pairs)} labelled, embedder {settings.embedder})")
+    routed = f", English pairs {settings.english_embedder}" if settings.routes_english else ""
+    print(f"pairs: {path} ({len(pairs)} labelled, embedder {settings.embedder}{routed})")
     print(
         f"{'group':22} {'same':>5} {'diff':>5} {'AUC':>6} {'prec':>6} {'recall':>6} {'F1':>6} "
         f"{'FPR':>6}   in-sample F1/FPR (shipped thresholds)"
     )
-    shipped = predict(s, cross, settings.same_story_threshold, settings.cross_language_threshold)
+    shipped = predict(s, cross, 0.0, 0.0)
     for group in (*GROUPS, "all pooled"):
         member = groups == group if group != "all pooled" else np.ones(len(pairs), dtype=bool)
         figures = np.asarray([rates(p[member], same[member]) for p in predictions]).mean(axis=0)
@@ -271,7 +296,12 @@ def run_pairs(path: Path, settings: DedupSettings, refit: bool) -> None:
         )
     if refit:
         same_t, cross_t = thresholds(s, same, cross)
-        print(f"fit on all pairs: same_story_threshold {same_t:.3f}, cross {cross_t:.3f}")
+        print(
+            "fit on all pairs: same_story_threshold "
+            f"{settings.same_story_threshold + same_t:.3f}, cross "
+            f"{settings.cross_language_threshold + cross_t:.3f} (English pairs routed: "
+            f"offset {same_t:+.3f} on their threshold)"
+        )
     print()
     print_cascade(pairs, settings, shipped, predictions)
 

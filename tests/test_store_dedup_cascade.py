@@ -32,7 +32,8 @@ from monitor.store.dedup_tables import DOC_TABLE
 
 WHEN = datetime(2025, 3, 17, 9, tzinfo=UTC)
 TITLE = "Baidu releases Ernie 4.5 and X1"
-SETTINGS = DedupSettings()
+# One embedder for every pair; the English route has its own test below.
+SETTINGS = DedupSettings(english_embedder="")
 
 pytestmark = pytest.mark.backends
 
@@ -48,19 +49,19 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     real = index_module.embed_leads
 
-    def spy(leads: list[str], settings: DedupSettings) -> list[bytes]:
+    def spy(leads: list[str], settings: DedupSettings, english: bool = False) -> list[bytes]:
         calls.append(list(leads))
-        return real(leads, settings)
+        return real(leads, settings, english)
 
     monkeypatch.setattr(index_module, "embed_leads", spy)
     return calls
 
 
-def _embedding(session: Session, ref: DocRef) -> bytes:
-    query = select(DOC_TABLE.c.embedding).where(
+def _embedding(session: Session, ref: DocRef, column: str = "embedding") -> bytes:
+    query = select(DOC_TABLE.c[column]).where(
         DOC_TABLE.c.ref_kind == ref.kind, DOC_TABLE.c.ref_id == ref.id
     )
-    return bytes(session.execute(query).scalar_one())
+    return bytes(session.execute(query).scalar_one() or b"")
 
 
 @pytest.mark.parametrize(
@@ -151,3 +152,42 @@ def test_a_reader_leaves_the_rows_as_they_are(session: Session) -> None:
     reader = DedupIndex(session, SETTINGS, cache=False)
     assert reader.match("Baidu unveils free Ernie models", REWRITE, WHEN).kind == "same-story"
     assert _embedding(session, DocRef("section", 7)) == b""
+
+
+def test_english_pairs_are_read_by_the_english_model_and_others_by_muse(
+    session: Session, batches: list[list[str]]
+) -> None:
+    """Default settings: two English write-ups sharing many names and numbers are judged by
+    MiniLM (384-dim vectors in `embedding_en`); a Chinese write-up of the same launch is
+    compared with the English story by muse (512-dim, `embedding`): both cached."""
+    settings = DedupSettings()
+    assert settings.routes_english
+    index = DedupIndex(session, settings)
+    index.add(DocRef("section", 7), TITLE, STORY, None)
+    rewrite = index.features("Baidu unveils free Ernie models", REWRITE, WHEN)
+    verdict = index.match_features(rewrite)
+    assert verdict.kind == "same-story"
+    assert any("read by the minilm model" in reason for reason in verdict.reasons)
+    index.add_features(DocRef("article", 1), rewrite, duplicate=True)
+    for ref in (DocRef("section", 7), DocRef("article", 1)):
+        assert len(_embedding(session, ref, "embedding_en")) == 2 * 384
+        assert _embedding(session, ref) == b""  # muse never ran
+
+    chinese = index.features("百度发布文心大模型4.5和X1", STORY_ZH, WHEN)
+    verdict = index.match_features(chinese)
+    assert (verdict.kind, verdict.of) == ("same-story", DocRef("section", 7))
+    assert not any("minilm" in reason for reason in verdict.reasons)
+    assert batches[-1] == [chinese.lead, extract_features(TITLE, STORY, settings, embed=False).lead]
+    assert len(_embedding(session, DocRef("section", 7))) == 2 * 512
+    assert len(_embedding(session, DocRef("section", 7), "embedding_en")) == 2 * 384
+    assert index.embedded_new == 2
+
+
+def test_english_pairs_with_little_in_common_are_read_by_muse(session: Session) -> None:
+    """Same company, another event, few names in common: MiniLM would call it the same
+    story (it links same-topic news), so such pairs are left to muse."""
+    index = DedupIndex(session, DedupSettings())
+    index.add(DocRef("article", 1), TITLE, STORY, WHEN)
+    verdict = index.match("Baidu upgrade", OTHER_EVENT_NO_SPECIFICS, WHEN)
+    assert verdict.kind is None
+    assert _embedding(session, DocRef("article", 1), "embedding_en") == b""

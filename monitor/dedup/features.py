@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from monitor.config.dedup import DedupSettings
+from monitor.config.dedup import DedupSettings, english_settings
 from monitor.dedup.embed import load_embedder, pack
 from monitor.dedup.minhash import signature
 from monitor.dedup.rarity import general_rarity, is_cjk, jieba
@@ -98,6 +98,9 @@ class Features:
     # never linked through it (no chains A <- B <- C of ever more distant stories).
     duplicate: bool = False
     lead: str = ""  # what the embedding reads (`lead_text`): kept to embed it later
+    # The English embedder's vectors of an English lead (`DedupSettings.english_embedder`),
+    # like `embedding`: what two English texts are compared by.
+    embedding_en: bytes = b""
 
 
 def normalise(text: str) -> str:
@@ -294,10 +297,13 @@ def band_keys(signature: tuple[int, ...], rows: int) -> list[int]:
     return keys
 
 
-def embed_leads(leads: list[str], settings: DedupSettings) -> list[bytes]:
-    """The packed embeddings of `leads` (`Features.embedding`), in one batch."""
+def embed_leads(leads: list[str], settings: DedupSettings, english: bool = False) -> list[bytes]:
+    """The packed embeddings of `leads` (`Features.embedding`, or with `english` those of the
+    English embedder, `Features.embedding_en`), in one batch."""
     if not leads:
         return []
+    if english:
+        settings = english_settings(settings)
     embedder = load_embedder(settings.embedder, settings.model_dir, settings.model_threads)
     return [pack(*vectors) for vectors in embedder.embed_many(leads, settings.head_tokens)]
 
@@ -311,8 +317,9 @@ def extract_features(
     embed: bool = True,
 ) -> Features:
     """`language`: the text's language if known (else detected here). `embed`: compute the
-    lead's embedding now; without it `embedding` is empty and the matcher embeds `lead` only
-    if a candidate needs it (the extraction processes never load the model)."""
+    lead's embeddings now (and the English embedder's for an English text); without it they
+    are empty and the matcher embeds `lead` only if a candidate needs it (the extraction
+    processes never load a model)."""
     language = language or detect_language(f"{title}\n{text}")
     body = _tokens(text)
     words = [t.word for t in body]
@@ -335,4 +342,9 @@ def extract_features(
         language=language,
         years=years(_tokens(lead)),
         lead=lead,
+        embedding_en=(
+            embed_leads([lead], settings, english=True)[0]
+            if embed and language == "en" and settings.routes_english
+            else b""
+        ),
     )

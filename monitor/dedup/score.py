@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
 
-from monitor.config.dedup import DedupSettings
+from monitor.config.dedup import DedupSettings, english_settings
 from monitor.dedup.embed import READS, unpack
 from monitor.dedup.features import Features, extract_features
 from monitor.dedup.rarity import Corpus
@@ -80,8 +80,26 @@ def days_apart(a: datetime | None, b: datetime | None) -> float | None:
     return abs((a - b).total_seconds()) / 86400.0
 
 
+def english(settings: DedupSettings, a: Features, b: Features, event: float) -> bool:
+    """Whether the pair is judged by the English embedder: two English texts that share
+    at least `english_min_event` of their rare names and numbers (`StoryParts.event`)."""
+    return (
+        settings.routes_english
+        and a.language == "en"
+        and b.language == "en"
+        and event >= settings.english_min_event
+    )
+
+
+def judge(settings: DedupSettings, a: Features, b: Features, event: float) -> DedupSettings:
+    """The settings that judge this pair: the English embedder's (`english_settings`) if
+    `english`, else `settings`. Judged settings judge themselves."""
+    return english_settings(settings) if english(settings, a, b, event) else settings
+
+
 def reads(settings: DedupSettings, a: Features, b: Features) -> str | None:
-    """None when the embedder reads both texts' languages, else why not."""
+    """None when the embedder reads both texts' languages, else why not. (The English
+    embedder judges English pairs only: it reads them.)"""
     known = READS.get(settings.embedder, frozenset())
     unread = sorted({str(f.language) for f in (a, b) if f.language not in known})
     if not unread:
@@ -91,7 +109,8 @@ def reads(settings: DedupSettings, a: Features, b: Features) -> str | None:
 
 
 def threshold(settings: DedupSettings, a: Features, b: Features) -> float:
-    """Cross-language cosines run lower than those within one language."""
+    """Cross-language cosines run lower than those within one language. `settings`: those
+    that judge the pair (`judge`)."""
     if a.language == b.language:
         return settings.same_story_threshold
     return settings.cross_language_threshold
@@ -122,11 +141,12 @@ def apart_in_time(a: Features, b: Features, settings: DedupSettings) -> str | No
     return None
 
 
-def lead_similarity(a: Features, b: Features) -> tuple[float, float]:
-    """Cosines of (the leads, their heads)."""
-    if not a.embedding or len(a.embedding) != len(b.embedding):
+def lead_similarity(a: Features, b: Features, english: bool = False) -> tuple[float, float]:
+    """Cosines of (the leads, their heads); `english`: of their English embedder's vectors."""
+    mine, theirs = (a.embedding_en, b.embedding_en) if english else (a.embedding, b.embedding)
+    if not mine or len(mine) != len(theirs):
         return 0.0, 0.0
-    (lead_a, head_a), (lead_b, head_b) = unpack(a.embedding, 2), unpack(b.embedding, 2)
+    (lead_a, head_a), (lead_b, head_b) = unpack(mine, 2), unpack(theirs, 2)
     return float(np.dot(lead_a, lead_b)), float(np.dot(head_a, head_b))
 
 
@@ -148,9 +168,11 @@ def story_parts(
     corpus: Corpus = _GENERAL,
     counted: tuple[Features, ...] = (),
     vectors: bool = True,
+    english: bool = False,
 ) -> StoryParts:
     """`counted`: those of a and b whose terms are already in the corpus frequencies.
-    `vectors`: False leaves the two cosines at 0 (what `ruled_out` bounds without them)."""
+    `vectors`: False leaves the two cosines at 0 (what `ruled_out` bounds without them).
+    `english`: the cosines of the English embedder's vectors (`score.english`)."""
     events = tuple(f.event for f in counted)
     event_a, event_b = corpus.weigh(a.event, events), corpus.weigh(b.event, events)
     shared = sorted(event_a.keys() & event_b.keys(), key=lambda k: (-event_a[k], k))
@@ -159,7 +181,7 @@ def story_parts(
     clash = sorted(k for k in keys if _differ(a.specifics[k], b.specifics[k]))
     total = sum(max(w, 1.0) for w in weight.values())
     conflict = sum(max(weight[k], 1.0) for k in clash) / total if total else 0.0
-    lead, head = lead_similarity(a, b) if vectors else (0.0, 0.0)
+    lead, head = lead_similarity(a, b, english) if vectors else (0.0, 0.0)
     return StoryParts(
         lead=lead,
         head=head,
@@ -170,6 +192,22 @@ def story_parts(
             f"{k} {'/'.join(a.specifics[k])} vs {'/'.join(b.specifics[k])}" for k in clash[:4]
         ),
     )
+
+
+def judged_parts(
+    a: Features,
+    b: Features,
+    settings: DedupSettings,
+    corpus: Corpus = _GENERAL,
+    counted: tuple[Features, ...] = (),
+) -> tuple[StoryParts, DedupSettings]:
+    """The parts of the pair with the cosines of the vectors of the embedder that judges it,
+    and the settings that judge it: the names and numbers in common decide the embedder."""
+    parts = story_parts(a, b, corpus, counted, vectors=False)
+    routed = english(settings, a, b, parts.event)
+    lead, head = lead_similarity(a, b, routed)
+    judged = english_settings(settings) if routed else settings
+    return replace(parts, lead=lead, head=head), judged
 
 
 def story_score(parts: StoryParts, settings: DedupSettings) -> float:
@@ -199,7 +237,8 @@ def compare_features(
     unread = reads(settings, a, b)
     if unread is not None:
         return Verdict(None, round(near, 3), [unread])
-    parts = story_parts(a, b, corpus, counted)
+    parts, judged = judged_parts(a, b, settings, corpus, counted)
+    routed, settings = judged is not settings, judged
     score = story_score(parts, settings)
     reasons = [
         f"lead similarity {parts.lead:.2f}, headline similarity {parts.head:.2f}, "
@@ -211,6 +250,8 @@ def compare_features(
         reasons.append("differs: " + "; ".join(parts.conflicts))
     if a.language != b.language:
         reasons.append(f"languages {a.language}/{b.language}")
+    if routed:
+        reasons.append(f"English pair: read by the {settings.embedder} model")
     vetoed = veto(a, b, parts, settings)
     if vetoed is not None:
         reasons.append(vetoed)
@@ -223,6 +264,7 @@ def veto(a: Features, b: Features, parts: StoryParts, settings: DedupSettings) -
     """Why `a` cannot be the same story as the earlier `b` whatever the score (None if it
     can): a language the model does not read, another time, no event term in common, or
     `b` a duplicate itself."""
+    settings = judge(settings, a, b, parts.event)
     return (
         reads(settings, a, b)
         or apart_in_time(a, b, settings)
@@ -240,7 +282,8 @@ def veto(a: Features, b: Features, parts: StoryParts, settings: DedupSettings) -
 
 
 def ceiling(settings: DedupSettings, a: Features, b: Features) -> float:
-    """The highest weighted cosine (lead and head) a pair can still be expected to reach."""
+    """The highest weighted cosine (lead and head) a pair can still be expected to reach.
+    `settings`: those that judge the pair (`judge`)."""
     if a.language == b.language:
         return settings.cosine_ceiling
     return settings.cross_language_cosine_ceiling
@@ -250,6 +293,7 @@ def ruled_out(a: Features, b: Features, parts: StoryParts, settings: DedupSettin
     """Why `a` cannot be the same story as `b` whatever their embeddings say (None if it may
     be): a veto, or a score under the threshold even with the cosines at their ceiling.
     `parts`: `story_parts(..., vectors=False)`. The matcher embeds only the pairs left."""
+    settings = judge(settings, a, b, parts.event)
     vetoed = veto(a, b, parts, settings)
     if vetoed is not None:
         return vetoed

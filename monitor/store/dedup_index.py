@@ -46,6 +46,7 @@ from monitor.dedup.score import (
     compare_features,
     containment,
     days_apart,
+    english,
     ruled_out,
     shared_share,
     story_parts,
@@ -72,6 +73,9 @@ _NEW_DOC = _DOC.insert()
 _DF_OF = select(_DF.c.term, _DF.c.df).where(_DF.c.term.in_(bindparam("terms", expanding=True)))
 _SET_EMBEDDING = (
     update(_DOC).where(_DOC.c.id == bindparam("doc_id")).values(embedding=bindparam("vector"))
+)
+_SET_EMBEDDING_EN = (
+    update(_DOC).where(_DOC.c.id == bindparam("doc_id")).values(embedding_en=bindparam("vector"))
 )
 
 
@@ -126,6 +130,7 @@ def _decode(row: Any) -> Features:
         duplicate=bool(payload.get("duplicate", False)),
         # Indexed before leads were kept: those documents all have their vectors.
         lead=payload.get("lead", ""),
+        embedding_en=row.embedding_en or b"",
     )
 
 
@@ -143,8 +148,8 @@ class DedupIndex:
         # The pipeline matches a document, then adds it: its features are computed once.
         self._last: tuple[_Key, Features] | None = None
         self._known: tuple[Features, Corpus] | None = None
-        # The vector of the last matched document, if the match embedded it, for `add`.
-        self._vector: tuple[Features, bytes] | None = None
+        # The last matched document with the vectors its match computed, for `add`.
+        self._vector: tuple[Features, Features] | None = None
         self.embedded_new = 0  # matched documents whose lead the embedder read
         self.embedded_stored = 0  # stored documents embedded lazily (then cached)
 
@@ -173,14 +178,15 @@ class DedupIndex:
         # The cheap layer: near copies need no vector; the others are compared by their
         # terms first, and only those no veto or bound rules out are embedded.
         kept: list[tuple[Any, Features]] = []
-        undecided: list[int] = []
+        undecided: list[tuple[int, bool]] = []  # (index in kept, judged by the English model)
         for row, candidate in zip(rows, candidates, strict=True):
             if containment(features, candidate) >= self.settings.near_threshold:
                 kept.append((row, candidate))
                 continue
             parts = story_parts(features, candidate, corpus, (candidate,), vectors=False)
             if ruled_out(features, candidate, parts, self.settings) is None:
-                undecided.append(len(kept))
+                routed = english(self.settings, features, candidate, parts.event)
+                undecided.append((len(kept), routed))
                 kept.append((row, candidate))
         if undecided:
             features, kept = self._embed(features, kept, undecided)
@@ -198,29 +204,39 @@ class DedupIndex:
         return best
 
     def _embed(
-        self, features: Features, kept: list[tuple[Any, Features]], undecided: list[int]
+        self,
+        features: Features,
+        kept: list[tuple[Any, Features]],
+        undecided: list[tuple[int, bool]],
     ) -> tuple[Features, list[tuple[Any, Features]]]:
-        """`features` and the `undecided` of `kept` with their vectors: one batch for those
+        """`features` and the `undecided` of `kept` with the vectors their pairs are judged
+        by (the English embedder's for a routed pair): one batch per embedder for those
         without, the stored ones' written back to their rows."""
         kept = list(kept)
-        missing = [i for i in undecided if not kept[i][1].embedding and kept[i][1].lead]
-        leads = [kept[i][1].lead for i in missing]
-        mine = not features.embedding and bool(features.lead)
-        vectors = embed_leads(([features.lead] if mine else []) + leads, self.settings)
-        if mine:
-            self._vector = (features, vectors[0])
-            features = replace(features, embedding=vectors.pop(0))
-            self.embedded_new += 1
-        for i, vector in zip(missing, vectors, strict=True):
-            row, candidate = kept[i]
-            kept[i] = (row, replace(candidate, embedding=vector))
-        if missing:
-            self.embedded_stored += len(missing)
-            if self.cache:
-                self.session.execute(
-                    _SET_EMBEDDING,
-                    [{"doc_id": kept[i][0].id, "vector": kept[i][1].embedding} for i in missing],
-                )
+        original = features
+        for routed in (False, True):
+            wanted = [i for i, english_pair in undecided if english_pair == routed]
+            missing = [i for i in wanted if not _vectors(kept[i][1], routed) and kept[i][1].lead]
+            mine = bool(wanted) and not _vectors(features, routed) and bool(features.lead)
+            leads = ([features.lead] if mine else []) + [kept[i][1].lead for i in missing]
+            if not leads:
+                continue
+            vectors = embed_leads(leads, self.settings, english=routed)
+            if mine:
+                features = _with_vectors(features, routed, vectors.pop(0))
+                self._vector = (original, features)
+            for i, vector in zip(missing, vectors, strict=True):
+                row, candidate = kept[i]
+                kept[i] = (row, _with_vectors(candidate, routed, vector))
+            if missing:
+                self.embedded_stored += len(missing)
+                if self.cache:
+                    statement = _SET_EMBEDDING_EN if routed else _SET_EMBEDDING
+                    rows = [(kept[i][0].id, _vectors(kept[i][1], routed)) for i in missing]
+                    self.session.execute(
+                        statement, [{"doc_id": doc_id, "vector": v} for doc_id, v in rows]
+                    )
+        self.embedded_new += features is not original  # the new document's lead was read
         return features, kept
 
     def _corpus_of(self, features: Features) -> Corpus:
@@ -268,8 +284,8 @@ class DedupIndex:
         numbers could still tip the score; those without one go on to `ruled_out`."""
         s = self.settings
         rows = [r for r in rows if _within(features.published, r.published, s.window_days)]
-        if not features.embedding:
-            return rows
+        if not features.embedding or (s.routes_english and features.language == "en"):
+            return rows  # (English pairs may be judged by another embedder's cosines)
         kept = [r for r in rows if not r.embedding]
         same_size = [r for r in rows if len(r.embedding) == len(features.embedding)]
         if not same_size:
@@ -307,9 +323,8 @@ class DedupIndex:
         self.remove(ref)
         corpus = self._corpus_of(features)
         signature, payload = _encode(features, duplicate)
-        embedding = features.embedding
-        if not embedding and self._vector is not None and self._vector[0] is features:
-            embedding = self._vector[1]  # embedded by the match before
+        if self._vector is not None and self._vector[0] is features:
+            features = self._vector[1]  # with the vectors the match before computed
         # Core statements, not ORM objects: a document writes about 50 rows.
         inserted = self.session.connection().execute(
             _NEW_DOC,
@@ -320,7 +335,8 @@ class DedupIndex:
                 "text_hash": features.text_hash,
                 "shingle_count": features.shingle_count,
                 "signature": signature,
-                "embedding": embedding,
+                "embedding": features.embedding,
+                "embedding_en": features.embedding_en or None,
                 "features": payload,
             },
         )
@@ -406,6 +422,16 @@ def _candidate_query(terms: int, bands: bool, limit: int, top: int) -> Select[An
         .limit(top)
     )
     return select(_DOC).where(_DOC.c.id.in_(best.scalar_subquery())).order_by(_DOC.c.id)
+
+
+def _vectors(features: Features, english: bool) -> bytes:
+    return features.embedding_en if english else features.embedding
+
+
+def _with_vectors(features: Features, english: bool, vectors: bytes) -> Features:
+    if english:
+        return replace(features, embedding_en=vectors)
+    return replace(features, embedding=vectors)
 
 
 def _within(a: datetime | None, b: datetime | None, window: float) -> bool:

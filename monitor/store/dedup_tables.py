@@ -25,6 +25,8 @@ class DedupDoc(SQLModel, table=True):
     shingle_count: int = 0
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uint64 array
     embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int8 vectors
+    # The English embedder's vectors of an English document (NULL = not computed).
+    embedding_en: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     features: str = Field(sa_column=Column(Text, nullable=False))  # JSON: event, specifics
 
 
