@@ -240,14 +240,15 @@ def end_to_end(
                 stored = db.execute("SELECT count(*) FROM article").fetchone()[0]
                 # Documents that needed the transformer: those the cheap layers decided
                 # alone keep an empty embedding.
-                docs, embedded = db.execute(
-                    "SELECT count(*), coalesce(sum(length(embedding) > 0), 0) FROM dedup_doc"
+                docs, embedded, english = db.execute(
+                    "SELECT count(*), coalesce(sum(length(embedding) > 0), 0),"
+                    " coalesce(sum(length(embedding_en) > 0), 0) FROM dedup_doc"
                     " WHERE ref_kind = 'article'"
                 ).fetchone()
             assert stored == len(urls), (stored, len(urls))
             cpu_runs.setdefault(extra, []).append(LAST_CPU[0])
             roles_runs.setdefault(extra, []).append(dict(LAST_CPU_BY_ROLE))
-            embedded_runs.setdefault(extra, []).append((docs, embedded))
+            embedded_runs.setdefault(extra, []).append((docs, embedded, english))
             return seconds
         finally:
             shutil.rmtree(tmp)
@@ -255,7 +256,7 @@ def end_to_end(
     base_cpu: list[float] = []
     cpu_runs: dict[str, list[float]] = {}
     roles_runs: dict[str, list[dict[str, float]]] = {}
-    embedded_runs: dict[str, list[tuple[int, int]]] = {}
+    embedded_runs: dict[str, list[tuple[int, int, int]]] = {}
     static = '[dedup]\nembedder = "static"\n'
     try:
         base_s = median_of(runs, baseline)
@@ -269,7 +270,7 @@ def end_to_end(
         role: round(statistics.median(r.get(role, 0.0) for r in roles_runs[""]), 2)
         for role in ("polling", "fork_server", "extraction", "other")
     }
-    docs, embedded = embedded_runs[""][-1]
+    docs, embedded, english = embedded_runs[""][-1]
     return {
         "pages": len(urls),
         "copies": copies,
@@ -296,6 +297,8 @@ def end_to_end(
         # Share of the articles' dedup documents with a transformer embedding.
         "articles_embedded": f"{embedded} of {docs}",
         "share_embedded": round(embedded / docs, 3) if docs else None,
+        # ... and with the English model's (`dedup.english_embedder`, English pairs only).
+        "articles_embedded_english_model": f"{english} of {docs}",
         # The same with dedup.embedder = "static" (faster, less accurate same-story layer),
         # one run.
         "static_pipeline_s": round(static_s, 2),
