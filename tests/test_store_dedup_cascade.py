@@ -191,3 +191,16 @@ def test_english_pairs_with_little_in_common_are_read_by_muse(session: Session) 
     verdict = index.match("Baidu upgrade", OTHER_EVENT_NO_SPECIFICS, WHEN)
     assert verdict.kind is None
     assert _embedding(session, DocRef("article", 1), "embedding_en") == b""
+
+
+def test_exact_copies_are_one_candidate(session: Session, batches: list[list[str]]) -> None:
+    """Every copy of a syndicated text is indexed; a later rewrite compares with (and
+    embeds) the oldest of them only, and is linked to it."""
+    index = DedupIndex(session, SETTINGS)
+    for n in (1, 2, 3):
+        index.add(DocRef("article", n), TITLE, STORY, WHEN)
+    rewrite = index.features("Baidu unveils free Ernie models", REWRITE, WHEN)
+    verdict = index.match_features(rewrite)
+    assert (verdict.kind, verdict.of) == ("same-story", DocRef("article", 1))
+    assert batches == [[rewrite.lead, extract_features(TITLE, STORY, SETTINGS, embed=False).lead]]
+    assert _embedding(session, DocRef("article", 2)) == b""

@@ -171,7 +171,7 @@ class DedupIndex:
             return Verdict("exact", 1.0, ["identical text after normalisation"], _ref(row))
         corpus = self._corpus_of(features)
         rows = self._plausible(features, self._candidates(features, corpus))
-        candidates = [_decode(row) for row in rows]
+        rows, candidates = _distinct(rows, [_decode(row) for row in rows])
         # One read of the frequencies of every candidate's terms, not one per candidate.
         if candidates:
             corpus = self.corpus(set().union(*(c.event for c in candidates)), corpus)
@@ -422,6 +422,21 @@ def _candidate_query(terms: int, bands: bool, limit: int, top: int) -> Select[An
         .limit(top)
     )
     return select(_DOC).where(_DOC.c.id.in_(best.scalar_subquery())).order_by(_DOC.c.id)
+
+
+def _distinct(rows: list[Any], candidates: list[Features]) -> tuple[list[Any], list[Features]]:
+    """The first (oldest) of candidates that would get the same verdict: exact copies of one
+    text (every copy is indexed) with the same time and duplicate flag, compared and
+    embedded once rather than once per copy."""
+    seen: set[tuple[str, datetime | None, bool]] = set()
+    kept_rows, kept = [], []
+    for row, candidate in zip(rows, candidates, strict=True):
+        key = (candidate.text_hash, candidate.published, candidate.duplicate)
+        if key not in seen:
+            seen.add(key)
+            kept_rows.append(row)
+            kept.append(candidate)
+    return kept_rows, kept
 
 
 def _vectors(features: Features, english: bool) -> bytes:
