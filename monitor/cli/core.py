@@ -174,8 +174,9 @@ def retag(app: AppContext, batch_size: int) -> None:
 @click.pass_obj
 def reindex(app: AppContext, batch_size: int) -> None:
     """Recompute the dedup fingerprints of every seed section and article with the current
-    [dedup] settings: after changing `embedder` or `model_dir`, so that stored articles match
-    new ones again. Verdicts already stored are kept. Waits for the poll lock."""
+    [dedup] settings: after changing `embedder`, `english_embedder` or `model_dir`, so that
+    stored articles match new ones again. Verdicts already stored are kept. Waits for the
+    poll lock."""
     engine = app.engine()
     settings = app.settings
     with poll_lock(settings.lock_file, settings.schedule.lock_timeout):
