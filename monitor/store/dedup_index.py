@@ -59,6 +59,8 @@ _BY_REF = select(_DOC.c.id, _DOC.c.features).where(
     _DOC.c.ref_kind == bindparam("kind"), _DOC.c.ref_id == bindparam("id")
 )
 _NEW_DOC = _DOC.insert()
+_NEW_TERMS = _TERM.insert()
+_NEW_BANDS = _BAND.insert()
 _DROP_DOC = (
     delete(_TERM).where(_TERM.c.doc_id == bindparam("doc_id")),
     delete(_BAND).where(_BAND.c.doc_id == bindparam("doc_id")),
@@ -307,7 +309,8 @@ class DedupIndex:
         if not embedding and self._vector is not None and self._vector[0] is features:
             embedding = self._vector[1]  # embedded by the match before
         # Core statements, not ORM objects: a document writes about 50 rows.
-        inserted = self.session.connection().execute(
+        connection = self.session.connection()
+        inserted = connection.execute(
             _NEW_DOC,
             {
                 "ref_kind": ref.kind,
@@ -325,10 +328,10 @@ class DedupIndex:
         doc_id = key[0]
         terms = _rarest(corpus.weigh(features.event), self.settings.index_terms)
         if terms:
-            self.session.execute(_TERM.insert(), [{"term": t, "doc_id": doc_id} for t in terms])
+            connection.execute(_NEW_TERMS, [{"term": t, "doc_id": doc_id} for t in terms])
         keys = sorted(set(band_keys(features.signature, self.settings.band_rows)))
         if keys:
-            self.session.execute(_BAND.insert(), [{"band_key": k, "doc_id": doc_id} for k in keys])
+            connection.execute(_NEW_BANDS, [{"band_key": k, "doc_id": doc_id} for k in keys])
         self._count([*features.event, _DOCS], +1)
 
     def remove(self, ref: DocRef) -> None:
