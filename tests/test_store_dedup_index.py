@@ -158,3 +158,21 @@ def test_the_candidate_statement_returns_what_the_composed_one_did(
     # Typed columns: the dates and bytes come back as they were stored.
     first = found[0][0][0]
     assert isinstance(first[3], datetime) and isinstance(first[6], bytes)
+
+
+def test_counts_of_any_terms_are_read_and_written_as_bound(session: Session) -> None:
+    # The terms travel as one bound list (JSON on SQLite, an array on PostgreSQL): quotes,
+    # backslashes, brackets, non-Latin scripts and a term listed twice all arrive as given.
+    index = DedupIndex(session, DedupSettings())
+    odd = ["o'neil", 'say "hi"', "back\\slash", "[1,2]", "百度", "ernie 4.5", "%s", ":terms"]
+    index._count([*odd, "twice", "twice"], +1)
+    index._count(["ernie 4.5"], +1)
+    corpus = index.corpus([*odd, "twice", "absent"])
+    assert corpus.df == {**{t: 1 for t in odd}, "ernie 4.5": 2, "twice": 2}
+    assert "absent" not in corpus.df
+    index._count(["twice", "twice", "百度"], -1)  # counted down to 0: the rows go
+    assert _df(session, "twice") is None and _df(session, "百度") is None
+    assert _df(session, "ernie 4.5") == 2
+    many = [f"term {n}" for n in range(1500)]  # more than one statement's placeholders
+    index._count(many, +1)
+    assert len(index.corpus(many).df) == 1500
