@@ -351,15 +351,17 @@ class DedupIndex:
         self._known = None
         connection = self.session.connection()
         _, add, down, drop, bind = _terms_statements(connection.dialect.name)
-        # A term listed twice counts twice, as one row per listing did.
+        if step <= 0:  # each term counted down once, however often listed (as before)
+            bound = bind(list(dict.fromkeys(terms)))
+            connection.execute(down, {"terms": bound, "step": step})
+            connection.execute(drop, {"terms": bound})
+            return
+        # Counting up, a term listed twice counts twice (as a row per listing did).
         times: dict[int, list[str]] = {}
         for term, n in Counter(terms).items():
             times.setdefault(n, []).append(term)
         for n, group in times.items():
-            bound = bind(group)
-            connection.execute(add if step > 0 else down, {"terms": bound, "step": step * n})
-            if step <= 0:
-                connection.execute(drop, {"terms": bound})
+            connection.execute(add, {"terms": bind(group), "step": step * n})
 
 
 @lru_cache(maxsize=4)
