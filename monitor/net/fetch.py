@@ -27,7 +27,7 @@ import httpx
 from monitor.config.sections import FetchSettings
 from monitor.errors import FetchError
 from monitor.net.decoding import ACCEPT_ENCODING, DecodeError, decode_body
-from monitor.net.guard import AddressPolicy, check_peer, check_url, guard
+from monitor.net.guard import AddressPolicy, check_peer, guard
 
 REDIRECTS = {301, 302, 303, 307, 308}
 FEED_ACCEPT = (
@@ -299,8 +299,7 @@ class Fetcher:
         current = url
         elapsed = 0.0
         for _hop in range(self.settings.max_redirects + 1):
-            guard(current, self.policy, allow_private)
-            _, host, _ = check_url(current)
+            _, host, _ = guard(current, self.policy, allow_private)
             with self.limiter.slot(host):
                 sent = time.monotonic()
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -66,9 +67,13 @@ class AddressPolicy:
         return any(addr in net for net in self.networks if addr.version == net.version)
 
 
+# A backslash, a space or a control character (code point below 33) anywhere in a URL.
+_UNSAFE = re.compile(r"[\x00-\x20\\]")
+
+
 def check_url(url: str) -> tuple[str, str, int]:
     """Validate the syntax of a URL we are about to fetch; return (scheme, host, port)."""
-    if "\\" in url or any(ord(c) < 33 for c in url):
+    if _UNSAFE.search(url):
         raise FetchError(
             url, "refused: URL contains a backslash, space or control character", hard=True
         )
@@ -100,14 +105,16 @@ def resolve(url: str, host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-def guard(url: str, policy: AddressPolicy, allow_private: bool) -> None:
-    """Refuse the URL unless every address its host resolves to is allowed."""
-    _, host, port = check_url(url)
+def guard(url: str, policy: AddressPolicy, allow_private: bool) -> tuple[str, str, int]:
+    """Refuse the URL unless every address its host resolves to is allowed; return
+    `check_url`'s (scheme, host, port)."""
+    scheme, host, port = check_url(url)
     for addr in resolve(url, host, port):
         if not policy.allows(host, addr, allow_private):
             raise FetchError(
                 url, f"refused: {host} resolves to non-public address {addr}", hard=True
             )
+    return scheme, host, port
 
 
 def check_peer(

@@ -15,25 +15,15 @@ document ever needs it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, cast
 
 import numpy as np
-from sqlalchemy import (
-    Insert,
-    Integer,
-    Select,
-    bindparam,
-    delete,
-    func,
-    literal,
-    select,
-    union_all,
-    update,
-)
+from sqlalchemy import TextClause, TextualSelect, bindparam, delete, select, text, update
 from sqlmodel import Session
 
 from monitor.config.dedup import DedupSettings
@@ -70,7 +60,14 @@ _BY_REF = select(_DOC.c.id, _DOC.c.features).where(
     _DOC.c.ref_kind == bindparam("kind"), _DOC.c.ref_id == bindparam("id")
 )
 _NEW_DOC = _DOC.insert()
-_DF_OF = select(_DF.c.term, _DF.c.df).where(_DF.c.term.in_(bindparam("terms", expanding=True)))
+_NEW_TERMS = _TERM.insert()
+_NEW_BANDS = _BAND.insert()
+_DROP_DOC = (
+    delete(_TERM).where(_TERM.c.doc_id == bindparam("doc_id")),
+    delete(_BAND).where(_BAND.c.doc_id == bindparam("doc_id")),
+    delete(_DOC).where(_DOC.c.id == bindparam("doc_id")),
+)
+_Bind = Callable[[list[str]], Any]  # a list of terms as the driver takes it
 _SET_EMBEDDING = (
     update(_DOC).where(_DOC.c.id == bindparam("doc_id")).values(embedding=bindparam("vector"))
 )
@@ -255,8 +252,9 @@ class DedupIndex:
         if known is None:
             wanted.append(_DOCS)
         if wanted:
-            found = self.session.execute(_DF_OF, {"terms": wanted})
-            df.update({term: count for term, count in found})
+            connection = self.session.connection()
+            read, *_, bind = _terms_statements(connection.dialect.name)
+            df.update(connection.execute(read, {"terms": bind(wanted)}).all())
         docs = known.docs if known is not None else df.pop(_DOCS, 0)
         return Corpus(docs, df, self.settings.corpus_prior_docs)
 
@@ -275,7 +273,7 @@ class DedupIndex:
         params: dict[str, Any] = {f"t{n}": term for n, term in enumerate(terms)}
         if keys:
             params["keys"] = keys
-        return list(self.session.execute(query, params))
+        return list(self.session.connection().execute(query, params).all())
 
     def _plausible(self, features: Features, rows: list[Any]) -> list[Any]:
         """Candidates in the time window that could reach a verdict. With the new
@@ -326,7 +324,8 @@ class DedupIndex:
         if self._vector is not None and self._vector[0] is features:
             features = self._vector[1]  # with the vectors the match before computed
         # Core statements, not ORM objects: a document writes about 50 rows.
-        inserted = self.session.connection().execute(
+        connection = self.session.connection()
+        inserted = connection.execute(
             _NEW_DOC,
             {
                 "ref_kind": ref.kind,
@@ -345,83 +344,106 @@ class DedupIndex:
         doc_id = key[0]
         terms = _rarest(corpus.weigh(features.event), self.settings.index_terms)
         if terms:
-            self.session.execute(_TERM.insert(), [{"term": t, "doc_id": doc_id} for t in terms])
+            connection.execute(_NEW_TERMS, [{"term": t, "doc_id": doc_id} for t in terms])
         keys = sorted(set(band_keys(features.signature, self.settings.band_rows)))
         if keys:
-            self.session.execute(_BAND.insert(), [{"band_key": k, "doc_id": doc_id} for k in keys])
+            connection.execute(_NEW_BANDS, [{"band_key": k, "doc_id": doc_id} for k in keys])
         self._count([*features.event, _DOCS], +1)
 
     def remove(self, ref: DocRef) -> None:
-        found = self.session.execute(_BY_REF, {"kind": ref.kind, "id": ref.id}).first()
+        connection = self.session.connection()
+        found = connection.execute(_BY_REF, {"kind": ref.kind, "id": ref.id}).first()
         if found is None:
             return
         doc_id, payload = found
         self._count([*json.loads(payload)["event"], _DOCS], -1)
-        self.session.execute(delete(_TERM).where(_TERM.c.doc_id == doc_id))
-        self.session.execute(delete(_BAND).where(_BAND.c.doc_id == doc_id))
-        self.session.execute(delete(_DOC).where(_DOC.c.id == doc_id))
+        for statement in _DROP_DOC:
+            connection.execute(statement, {"doc_id": doc_id})
 
     def _count(self, terms: list[str], step: int) -> None:
-        """Add `step` to the document frequency of `terms` (rows at 0 are dropped)."""
+        """Add `step` to the document frequency of `terms` (rows at 0 are dropped): one
+        statement for all the terms (two when counting down), their list bound as one
+        value, not a row or a placeholder per term."""
         self._known = None
-        if step > 0:  # one upsert: counts up, or a new row at `step`
-            upsert = _upsert_df(self.session.get_bind().dialect.name)
-            self.session.execute(upsert, [{"term": t, "df": step} for t in terms])
+        connection = self.session.connection()
+        _, add, down, drop, bind = _terms_statements(connection.dialect.name)
+        if step <= 0:  # each term counted down once, however often listed (as before)
+            bound = bind(list(dict.fromkeys(terms)))
+            connection.execute(down, {"terms": bound, "step": step})
+            connection.execute(drop, {"terms": bound})
             return
-        self.session.execute(update(_DF).where(_DF.c.term.in_(terms)).values(df=_DF.c.df + step))
-        self.session.execute(delete(_DF).where(_DF.c.term.in_(terms), _DF.c.df <= 0))
+        # Counting up, a term listed twice counts twice (as a row per listing did).
+        times: dict[int, list[str]] = {}
+        for term, n in Counter(terms).items():
+            times.setdefault(n, []).append(term)
+        for n, group in times.items():
+            connection.execute(add, {"terms": bind(group), "step": step * n})
 
 
 @lru_cache(maxsize=4)
-def _upsert_df(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT (term) DO UPDATE SET df = df + excluded.df (SQLite, PostgreSQL)."""
-    # Imported here: a SQLite run never loads PostgreSQL's dialect (and the reverse).
+def _terms_statements(dialect: str) -> tuple[TextClause, TextClause, TextClause, TextClause, _Bind]:
+    """Statements on the counts of a list of terms bound as `terms`: (read them, add `step`
+    creating the missing rows at `step`, add a negative `step` to the existing rows, drop
+    those at 0 or below), and how to bind the list: a JSON array read by `json_each` on
+    SQLite, an array on PostgreSQL. One statement text whatever the number of terms, so
+    nothing is expanded or rendered per call and no row of parameters built per term.
+    (Imported nothing: the two dialects speak these through plain SQL.)"""
+    df = _DF.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pg = pg_insert(_DF)
-        return pg.on_conflict_do_update(
-            index_elements=[_DF.c.term], set_={"df": _DF.c.df + pg.excluded.df}
+        terms = "SELECT unnest(CAST(:terms AS text[]))"
+        add = (
+            f"INSERT INTO {df} (term, df)"
+            " SELECT unnest(CAST(:terms AS text[])), CAST(:step AS integer)"
         )
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    lite = sqlite_insert(_DF)
-    return lite.on_conflict_do_update(
-        index_elements=[_DF.c.term], set_={"df": _DF.c.df + lite.excluded.df}
+        bind: _Bind = list
+    else:
+        terms = "SELECT value FROM json_each(:terms)"
+        # WHERE true: SQLite needs it to read ON CONFLICT after a SELECT as the upsert.
+        add = f"INSERT INTO {df} (term, df) SELECT value, :step FROM json_each(:terms) WHERE true"
+        bind = json.dumps
+    return (
+        text(f"SELECT term, df FROM {df} WHERE term IN ({terms})"),
+        text(f"{add} ON CONFLICT (term) DO UPDATE SET df = {df}.df + excluded.df"),
+        text(f"UPDATE {df} SET df = df + :step WHERE term IN ({terms})"),
+        text(f"DELETE FROM {df} WHERE term IN ({terms}) AND df <= 0"),
+        bind,
     )
 
 
 @lru_cache(maxsize=64)
-def _candidate_query(terms: int, bands: bool, limit: int, top: int) -> Select[Any]:
+def _candidate_query(terms: int, bands: bool, limit: int, top: int) -> TextualSelect:
     """The documents with the most votes from the band keys (bound as `keys`) and `terms`
-    posting lists (bound as t0, t1, ...): built once per shape."""
-    lists: list[Select[Any]] = []
+    posting lists (bound as t0, t1, ...): built once per shape.
+
+    A `text()` statement with its result columns typed, not a composed `select`: SQLAlchemy
+    computes the cache key of a statement on every execution, and that of a union of up to
+    13 subqueries cost more than the query itself. The SQL is what the composed statement
+    rendered (SQLite and PostgreSQL alike); `limit` and `top` are integers of the settings.
+    """
+    limit, top = int(limit), int(top)
+    doc, term, band = _DOC.name, _TERM.name, _BAND.name
+    lists: list[str] = []
     if bands:
-        hits = (
-            select(_BAND.c.doc_id)
-            .where(_BAND.c.band_key.in_(bindparam("keys", expanding=True)))
-            .limit(limit)
-            .subquery()
+        lists.append(
+            f"SELECT hits.doc_id AS doc_id, 1000 AS votes FROM (SELECT {band}.doc_id AS doc_id"
+            f" FROM {band} WHERE {band}.band_key IN :keys LIMIT {limit}) AS hits"
         )
-        lists.append(select(hits.c.doc_id, literal(1000, Integer).label("votes")))
     for n in range(terms):
-        postings = (
-            select(_TERM.c.doc_id)
-            .where(_TERM.c.term == bindparam(f"t{n}"))
-            .order_by(_TERM.c.doc_id.desc())
-            .limit(limit)
-            .subquery()
+        lists.append(
+            f"SELECT p{n}.doc_id AS doc_id, 1 AS votes FROM (SELECT {term}.doc_id AS doc_id"
+            f" FROM {term} WHERE {term}.term = :t{n} ORDER BY {term}.doc_id DESC"
+            f" LIMIT {limit}) AS p{n}"
         )
-        lists.append(select(postings.c.doc_id, literal(1, Integer).label("votes")))
-    every = (union_all(*lists) if len(lists) > 1 else lists[0]).subquery()
-    total = func.sum(every.c.votes)
-    best = (
-        select(every.c.doc_id)
-        .group_by(every.c.doc_id)
-        .order_by(total.desc(), every.c.doc_id.desc())
-        .limit(top)
+    columns = ", ".join(f"{doc}.{c.name}" for c in _DOC.c)
+    sql = (
+        f"SELECT {columns} FROM {doc} WHERE {doc}.id IN (SELECT ballot.doc_id FROM"
+        f" ({' UNION ALL '.join(lists)}) AS ballot GROUP BY ballot.doc_id"
+        f" ORDER BY sum(ballot.votes) DESC, ballot.doc_id DESC LIMIT {top}) ORDER BY {doc}.id"
     )
-    return select(_DOC).where(_DOC.c.id.in_(best.scalar_subquery())).order_by(_DOC.c.id)
+    params = [bindparam(f"t{n}", type_=_TERM.c.term.type) for n in range(terms)]
+    if bands:
+        params.append(bindparam("keys", expanding=True, type_=_BAND.c.band_key.type))
+    return text(sql).bindparams(*params).columns(*_DOC.c)
 
 
 def _distinct(rows: list[Any], candidates: list[Features]) -> tuple[list[Any], list[Features]]:
