@@ -5,6 +5,7 @@ terms, quarters, characters and the lead, each against the plain per-token walk 
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 from monitor.config.dedup import DedupSettings
@@ -12,7 +13,6 @@ from monitor.dedup.features import (
     _CJK,
     _QUOTES,
     _SENTENCE_ENDS,
-    _THOUSANDS,
     _TOKEN,
     Token,
     _segment,
@@ -32,7 +32,7 @@ TEXTS = [
     "",
     "   ",
     "Apple said on Monday. The iPhone 16 ships in March 2025; Tim Cook's team, at U.S. stores.",
-    "It's 4,000 units -- 'quoted' ‘curly’ “double” – dash — 2025's best, 1,990 and 2,025.",
+    "It's 4,000 and 1,000,000 units -- 'quoted' ‘curly’ “double” – dash — 2025's best, 1,990 and 2,025.",
     "A line\nStarts here and Ends there.\n\nNew Paragraph: Next One? Yes! Done; Then",
     "a B\nc D e F",  # the gap after "a" holds a line break: "B" starts a sentence
     "Ernie 4.5 and DeepSeek R1 beat GPT-4o; Baidu's Ernie X1 on the 12th of March, 012.",
@@ -48,7 +48,7 @@ TEXTS = [
 def _reference_tokens(text: str) -> list[Token]:
     """The per-token walk `_tokens` was before it became C-level passes."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    text = _THOUSANDS.sub("", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
     cjk = _CJK.search(text) is not None
     if cjk:
         text = _CJK.sub(r" \g<0> ", text)
