@@ -193,3 +193,12 @@ def test_characters_and_the_lead_of_long_texts() -> None:
     assert lead_text("", spaced, 100) == " ".join(["中"] * 160)
     english = " ".join(f"w{i}" for i in range(1000))
     assert lead_text("T", english, 100) == "T. " + " ".join(f"w{i}" for i in range(100))
+
+
+def test_normalise_folds_quotes_dashes_case_and_spacing() -> None:
+    from monitor.dedup.features import normalise
+
+    for text in TEXTS:
+        expected = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+        assert normalise(text) == " ".join(expected.split())
+    assert normalise("It’s  “Fine” — OK") == 'it\'s "fine" - ok'

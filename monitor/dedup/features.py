@@ -115,8 +115,16 @@ class Features:
 
 def normalise(text: str) -> str:
     """Case, quotes, dashes and spacing folded: what `exact` compares."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    text = _straighten(unicodedata.normalize("NFKC", text)).lower()
     return " ".join(text.split())
+
+
+def _straighten(text: str) -> str:
+    """`text.translate(_QUOTES)`, a few times faster (translate looks up every character)."""
+    for curly, straight in _QUOTE_PAIRS:
+        if curly in text:
+            text = text.replace(curly, straight)
+    return text
 
 
 def text_hash(text: str) -> str:
@@ -135,10 +143,7 @@ def _prepared(text: str) -> tuple[str, bool]:
     """The text as it is tokenised: NFKC, straight quotes and dashes, "4,000" as "4000" (as
     Chinese and many feeds write it); CJK runs (if any: the flag) spaced off to be their own
     tokens."""
-    text = unicodedata.normalize("NFKC", text)
-    for curly, straight in _QUOTE_PAIRS:  # str.translate looks up every character
-        if curly in text:
-            text = text.replace(curly, straight)
+    text = _straighten(unicodedata.normalize("NFKC", text))
     text = _THOUSANDS.sub(r"\1", text)
     cjk = _CJK.search(text) is not None
     if cjk:
