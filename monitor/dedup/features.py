@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
+from itertools import compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -290,8 +290,11 @@ def _event_terms(
     number"; another word of two characters or more is a term when rare, or when
     capitalised and rare enough for a name."""
     rare = settings.rare_rarity
-    weight = {w: general_rarity(w, language) for w in dict.fromkeys(words) if len(w) <= _LONGEST}
-    numbers = set(filter(_has_digit, weight))
+    distinct = list(dict.fromkeys(words))
+    if distinct and max(map(len, distinct)) > _LONGEST:
+        distinct = [w for w in distinct if len(w) <= _LONGEST]
+    weight = dict(zip(distinct, map(general_rarity, distinct, repeat(language)), strict=True))
+    numbers = set(filter(_DIGIT.search, weight))
     count = len(words)
     first = dict(zip(reversed(words), range(count - 1, -1, -1), strict=True))  # word -> first
     # (position, 0 = the word, 1 = "name number", term, weight)
