@@ -202,3 +202,10 @@ def test_normalise_folds_quotes_dashes_case_and_spacing() -> None:
         expected = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
         assert normalise(text) == " ".join(expected.split())
     assert normalise("It’s  “Fine” — OK") == 'it\'s "fine" - ok'
+
+
+def test_thousands_commas_go_with_or_without_the_lookbehind() -> None:
+    from monitor.dedup.features import _THOUSANDS, _THOUSANDS_DIGIT
+
+    for text in [*TEXTS, "1,000,000", "1,2,345", "12,3456", "a,000", "4,000.5", "1,000,00", ",000"]:
+        assert _THOUSANDS_DIGIT.sub(r"\1", text) == _THOUSANDS.sub("", text), text

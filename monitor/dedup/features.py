@@ -58,8 +58,9 @@ _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
 # before it, in words joined by NUL ("it's" -> "it", "a.'s" -> "a").
 _POSSESSIVE = re.compile(r"[.'\-]*'s(?=\x00|\Z)")
 _DIGIT = re.compile(r"\d")
-# The comma of "4,000" with the digit before it (put back): a lookbehind is slower.
-_THOUSANDS = re.compile(r"(\d),(?=\d{3}(?!\d))")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# The same commas with the digit before each (put back): faster than the lookbehind.
+_THOUSANDS_DIGIT = re.compile(r"(\d),(?=\d{3}(?!\d))")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 _QUOTE_PAIRS = [(chr(a), str(b)) for a, b in _QUOTES.items()]
 _SENTENCE_ENDS = '.!?:;"。'
@@ -144,7 +145,7 @@ def _prepared(text: str) -> tuple[str, bool]:
     Chinese and many feeds write it); CJK runs (if any: the flag) spaced off to be their own
     tokens."""
     text = _straighten(unicodedata.normalize("NFKC", text))
-    text = _THOUSANDS.sub(r"\1", text)
+    text = _THOUSANDS_DIGIT.sub(r"\1", text)
     cjk = _CJK.search(text) is not None
     if cjk:
         text = _CJK.sub(r" \g<0> ", text)
