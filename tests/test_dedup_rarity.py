@@ -59,3 +59,11 @@ def test_general_rarity() -> None:
     assert general_rarity("2025") == 7.0 - wordfreq.zipf_frequency("2025", "en")
     # A language without a word list reads as English.
     assert general_rarity("apple", "xx") == general_rarity("apple", "en")
+
+
+@pytest.mark.parametrize("language", ["en", "de", "pt", "tr"])
+def test_plain_words_skip_the_tokenizer_with_the_same_values(language: str) -> None:
+    plain = [w for w in wordfreq.top_n_list(language, 300) if w.isascii() and w.isalpha()]
+    plain += ["deepseek", "qwxzyv", "istanbul", "i"]
+    for word in plain:
+        assert zipf_frequency(word, language) == wordfreq.zipf_frequency(word, language), word

@@ -38,6 +38,16 @@ def test_chinese_characters_count_as_words_for_length() -> None:
     assert pos[-1] == pytest.approx(9 / 1.6 + 3)  # nine characters, three words
     # The same article in English words and in Chinese characters gets the same length norm.
     assert word_positions(tokenize("字" * 1600))[-1] == pytest.approx(1000)
+    # Without Han characters every token is one word, positions 0.0, 1.0, 2.0, ...
+    assert word_positions(tokenize("DeepSeek's R1, 한국 and ＧＰＵ")) == [
+        0.0,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        5.0,
+    ]
+    assert word_positions([]) == [0.0]
 
 
 def test_chinese_dev_set(tagger: Tagger) -> None:

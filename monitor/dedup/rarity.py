@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from typing import Any
 
 # Zipf frequency (log10 of occurrences per billion words) of the most common English words
@@ -55,16 +56,16 @@ class WordFrequencies:
         # Read directly: wordfreq's get_frequency_list keeps every word in memory.
         pack = read_cBpack(_word_lists()[language])
         sizes = [len(bucket) for bucket in pack]
-        hashes = np.fromiter(
-            (hash(word) for bucket in pack for word in bucket), np.int64, sum(sizes)
-        )
+        words = chain.from_iterable(pack)
+        hashes = np.fromiter(map(hash, words), np.int64, sum(sizes))
         centibels = np.repeat(np.arange(len(pack), dtype=np.uint16), sizes)
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)
         hashes, centibels = hashes[order], centibels[order]
-        # A word listed twice keeps its last bucket, as in wordfreq's dict.
-        last = np.append(hashes[1:] != hashes[:-1], True)
-        self._hashes = hashes[last]
-        self._centibels = centibels[last]
+        # A word listed twice keeps its last bucket, as in wordfreq's dict: the buckets
+        # come in order, so the last is the highest.
+        first = np.flatnonzero(np.append(True, hashes[1:] != hashes[:-1]))
+        self._hashes = hashes[first]
+        self._centibels = np.maximum.reduceat(centibels, first) if len(first) else centibels
 
     def centibels(self, word: str) -> int | None:
         """How far below a frequency of 1 the word is, in centibels; None if unlisted."""
@@ -85,7 +86,11 @@ def zipf_frequency(word: str, language: str) -> float:
     value to the last digit, read from `WordFrequencies` instead of wordfreq's dict. The
     steps are wordfreq 3's `_word_frequency`: its tokens, digits folded, 1/f summed."""
     lossy_tokenize, smash_numbers, digit_freq = _wordfreq_steps()
-    tokens = lossy_tokenize(word, language)
+    # wordfreq's tokenizer leaves a word of lower-case ASCII letters as it is (every
+    # language but the CJK ones, which never come here).
+    simple = word.isascii() and word.isalpha() and word.islower()
+    simple = simple and language not in _CJK_LANGUAGES
+    tokens = [word] if simple else lossy_tokenize(word, language)
     if not tokens:
         return 0.0  # wordfreq's minimum
     table = word_frequencies(language)

@@ -23,6 +23,8 @@ from monitor.topics.han import CHARS_PER_WORD, HAN, fold, has_han
 # character is a token of its own ("DeepSeek发布" = "deepseek 发 布"), see han.py.
 _POSSESSIVE = re.compile(r"['’]s\b")
 _TOKEN = re.compile(f"[{HAN}]|[^\\W_{HAN}]+")
+# The characters a token of which counts 1/1.6 of a word (`word_positions`).
+_SHORT = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TERM_CLASSES = ("names", "keywords", "context")
 _TOPIC_KEYS = {"id", "name", "description", "not", "requires", *_TERM_CLASSES}
@@ -39,6 +41,8 @@ def tokenize(text: str) -> list[str]:
 def word_positions(toks: list[str]) -> list[float]:
     """Where each token starts, counted in words (a Han character is 1/1.6 of one), plus the
     total at the end: `pos[i]` for token i, `pos[len(toks)]` for the length."""
+    if _SHORT.search("".join(toks)) is None:  # every token a word: 0.0, 1.0, 2.0, ...
+        return list(map(float, range(len(toks) + 1)))
     step = 1.0 / CHARS_PER_WORD
     pos = [0.0]
     # is_han inlined: this runs once per token of every article.

@@ -12,6 +12,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import mul
 
 from monitor.config.sections import TaggingSettings
 from monitor.topics.han import show
@@ -374,7 +376,8 @@ class Tagger:
         best: dict[str, tuple[float, str]] = {}
         for ex in self._exemplars:
             small, large = (vec, ex.vector) if len(vec) < len(ex.vector) else (ex.vector, vec)
-            sim = sum(v * large.get(w, 0.0) for w, v in small.items())
+            # The products summed in the same order as a generator would, without one.
+            sim = sum(map(mul, small.values(), map(large.get, small, repeat(0.0))))
             for t in ex.topics:
                 if sim > best.get(t, (0.0, ""))[0]:
                     best[t] = (sim, ex.title)

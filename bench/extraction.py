@@ -1,0 +1,75 @@
+"""CPU per page of one extraction process, without the network or the database:
+`ArticleWorker.prepare` (extract, fingerprints, tags) over the pages one of the two
+processes of `python -m bench e2e` gets (every other page of the 88 real pages × 5
+byte-distinct copies), in a process prepared as the fork server prepares its children
+(the preloads, cold caches); then the same pages through a plain `trafilatura.extract`
+loop, and the steps again with warm caches.
+
+    PYTHONPATH=. python bench/extraction.py
+    # another revision: git archive REV | tar -x -C /tmp/base, then
+    PYTHONPATH=/tmp/base python bench/extraction.py
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+def main() -> None:
+    from monitor.config.dedup import DedupSettings
+    from monitor.config.sections import ExtractSettings
+    from monitor.run.process import PRELOAD, ArticleWorker, forkserver_preload
+
+    dedup = DedupSettings()
+    forkserver_preload(dedup)
+    for module in PRELOAD:  # what the fork server imports (and preloads) for its children
+        importlib.import_module(module)
+    import trafilatura
+
+    from bench.localsite import load_pages
+    from bench.pipeline import distinct_copy
+    from bench.scale import _tagger
+    from monitor.dedup.features import extract_features
+    from monitor.extract.page import extract_article
+    from monitor.feeds.parse import FeedEntry
+
+    worker = ArticleWorker(ExtractSettings(), dedup, _tagger())
+    pages = [distinct_copy(h, c) for c in range(5) for h in load_pages().values()][::2]
+    when = datetime(2026, 11, 1, tzinfo=UTC)  # the feed dates its entries, as in the e2e
+    start = time.process_time()
+    for n, html in enumerate(pages):
+        entry = FeedEntry(f"g{n}", None, f"feed {n % 22} item {n}", "", "", None, when)
+        url = f"https://h{n}.example/a"
+        worker.prepare(1, entry, url, url, html, None)
+    prepare = (time.process_time() - start) / len(pages)
+    start = time.process_time()
+    for html in pages:
+        trafilatura.extract(html)
+    loop = (time.process_time() - start) / len(pages)
+    print(f"prepare {1000 * prepare:.1f} ms a page (cold start, {len(pages)} pages)")
+    print(f"trafilatura.extract loop {1000 * loop:.1f} ms a page; ratio {prepare / loop:.3f}")
+
+    distinct = pages[:88]
+    found = [extract_article(h, "https://x.example/a", "fast", want_date=False) for h in distinct]
+    texts = [(e.title or "", e.text) for e in found if e is not None]
+
+    def per_text(step: Callable[[str, str], object]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.process_time()
+            for title, text in texts:
+                step(title, text)
+            times.append((time.process_time() - start) / len(texts))
+        return 1000 * statistics.median(times)
+
+    features = per_text(lambda title, text: extract_features(title, text, dedup, embed=False))
+    tags = per_text(worker.tagger.tag)
+    print(f"warm, per page: fingerprints {features:.2f} ms, tags {tags:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
