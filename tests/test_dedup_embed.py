@@ -23,6 +23,16 @@ def test_packaged_model_reproduces_the_float32_model() -> None:
     assert np.allclose(head, lead)  # fewer than 16 word pieces: the head is the whole
 
 
+def test_the_lean_minilm_session_gives_the_same_vectors() -> None:
+    """The English route's session keeps the weights int8 (less memory): same vectors."""
+    text = "Baidu on Sunday released Ernie 4.5 and the reasoning model Ernie X1, free for all."
+    full = load_embedder("minilm").embed(text, 16)
+    lean = load_embedder("minilm", lean=True).embed(text, 16)
+    assert load_embedder("minilm", lean=True) is not load_embedder("minilm")
+    for a, b in zip(full, lean, strict=True):
+        assert float(a @ b) > 0.9999
+
+
 @pytest.mark.parametrize("kind", ["minilm", "muse"])
 def test_paraphrases_are_closer_than_unrelated_sentences(kind: str) -> None:
     embedder = load_embedder(kind)

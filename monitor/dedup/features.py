@@ -424,7 +424,10 @@ def embed_leads(leads: list[str], settings: DedupSettings, english: bool = False
         return []
     if english:
         settings = english_settings(settings)
-    embedder = load_embedder(settings.embedder, settings.model_dir, settings.model_threads)
+    # The English embedder reads a few pairs only: its lean session (less memory, more time).
+    embedder = load_embedder(
+        settings.embedder, settings.model_dir, settings.model_threads, lean=english
+    )
     return [pack(*vectors) for vectors in embedder.embed_many(leads, settings.head_tokens)]
 
 
