@@ -141,10 +141,10 @@ def test_the_candidate_statement_returns_what_the_composed_one_did(
         index.add(DocRef("article", n + 1), f"headline {n}", text, WHEN)
     session.commit()
     queries = [*texts, REWRITE, OTHER_EVENT, SPORT + " " + REWRITE]
-    statements = [dedup_index._candidate_query, _composed_candidate_query]
+    statements = [dedup_index.candidate_query, _composed_candidate_query]
     found: list[list[list[Any]]] = []
     for statement in statements:
-        monkeypatch.setattr(dedup_index, "_candidate_query", statement)
+        monkeypatch.setattr(dedup_index, "candidate_query", statement)
         rows = []
         for text in queries:
             features = index.features("", text, WHEN)

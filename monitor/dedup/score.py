@@ -168,11 +168,10 @@ def story_parts(
     corpus: Corpus = _GENERAL,
     counted: tuple[Features, ...] = (),
     vectors: bool = True,
-    english: bool = False,
 ) -> StoryParts:
     """`counted`: those of a and b whose terms are already in the corpus frequencies.
-    `vectors`: False leaves the two cosines at 0 (what `ruled_out` bounds without them).
-    `english`: the cosines of the English embedder's vectors (`score.english`)."""
+    `vectors`: False leaves the two cosines at 0 (what `ruled_out` bounds without them);
+    `judged_parts` gives them for the embedder that judges the pair."""
     events = tuple(f.event for f in counted)
     event_a, event_b = corpus.weigh(a.event, events), corpus.weigh(b.event, events)
     shared = sorted(event_a.keys() & event_b.keys(), key=lambda k: (-event_a[k], k))
@@ -181,7 +180,7 @@ def story_parts(
     clash = sorted(k for k in keys if _differ(a.specifics[k], b.specifics[k]))
     total = sum(max(w, 1.0) for w in weight.values())
     conflict = sum(max(weight[k], 1.0) for k in clash) / total if total else 0.0
-    lead, head = lead_similarity(a, b, english) if vectors else (0.0, 0.0)
+    lead, head = lead_similarity(a, b) if vectors else (0.0, 0.0)
     return StoryParts(
         lead=lead,
         head=head,
@@ -204,9 +203,8 @@ def judged_parts(
     """The parts of the pair with the cosines of the vectors of the embedder that judges it,
     and the settings that judge it: the names and numbers in common decide the embedder."""
     parts = story_parts(a, b, corpus, counted, vectors=False)
-    routed = english(settings, a, b, parts.event)
-    lead, head = lead_similarity(a, b, routed)
-    judged = english_settings(settings) if routed else settings
+    judged = judge(settings, a, b, parts.event)
+    lead, head = lead_similarity(a, b, english=judged is not settings)
     return replace(parts, lead=lead, head=head), judged
 
 

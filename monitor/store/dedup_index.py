@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Literal, cast
 
 import numpy as np
-from sqlalchemy import TextClause, TextualSelect, bindparam, delete, select, text, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session
 
 from monitor.config.dedup import DedupSettings
@@ -41,6 +40,7 @@ from monitor.dedup.score import (
     shared_share,
     story_parts,
 )
+from monitor.store.dedup_sql import candidate_query, terms_statements
 from monitor.store.dedup_tables import (
     BAND_TABLE,
     DF_TABLE,
@@ -67,7 +67,6 @@ _DROP_DOC = (
     delete(_BAND).where(_BAND.c.doc_id == bindparam("doc_id")),
     delete(_DOC).where(_DOC.c.id == bindparam("doc_id")),
 )
-_Bind = Callable[[list[str]], Any]  # a list of terms as the driver takes it
 _SET_EMBEDDING = (
     update(_DOC).where(_DOC.c.id == bindparam("doc_id")).values(embedding=bindparam("vector"))
 )
@@ -253,7 +252,7 @@ class DedupIndex:
             wanted.append(_DOCS)
         if wanted:
             connection = self.session.connection()
-            read, *_, bind = _terms_statements(connection.dialect.name)
+            read, *_, bind = terms_statements(connection.dialect.name)
             df.update(connection.execute(read, {"terms": bind(wanted)}).all())
         docs = known.docs if known is not None else df.pop(_DOCS, 0)
         return Corpus(docs, df, self.settings.corpus_prior_docs)
@@ -269,7 +268,7 @@ class DedupIndex:
         if not keys and not terms:
             return []
         s = self.settings
-        query = _candidate_query(len(terms), bool(keys), s.max_postings, s.max_candidates)
+        query = candidate_query(len(terms), bool(keys), s.max_postings, s.max_candidates)
         params: dict[str, Any] = {f"t{n}": term for n, term in enumerate(terms)}
         if keys:
             params["keys"] = keys
@@ -366,7 +365,7 @@ class DedupIndex:
         value, not a row or a placeholder per term."""
         self._known = None
         connection = self.session.connection()
-        _, add, down, drop, bind = _terms_statements(connection.dialect.name)
+        _, add, down, drop, bind = terms_statements(connection.dialect.name)
         if step <= 0:  # each term counted down once, however often listed (as before)
             bound = bind(list(dict.fromkeys(terms)))
             connection.execute(down, {"terms": bound, "step": step})
@@ -378,72 +377,6 @@ class DedupIndex:
             times.setdefault(n, []).append(term)
         for n, group in times.items():
             connection.execute(add, {"terms": bind(group), "step": step * n})
-
-
-@lru_cache(maxsize=4)
-def _terms_statements(dialect: str) -> tuple[TextClause, TextClause, TextClause, TextClause, _Bind]:
-    """Statements on the counts of a list of terms bound as `terms`: (read them, add `step`
-    creating the missing rows at `step`, add a negative `step` to the existing rows, drop
-    those at 0 or below), and how to bind the list: a JSON array read by `json_each` on
-    SQLite, an array on PostgreSQL. One statement text whatever the number of terms, so
-    nothing is expanded or rendered per call and no row of parameters built per term.
-    (Imported nothing: the two dialects speak these through plain SQL.)"""
-    df = _DF.name
-    if dialect == "postgresql":
-        terms = "SELECT unnest(CAST(:terms AS text[]))"
-        add = (
-            f"INSERT INTO {df} (term, df)"
-            " SELECT unnest(CAST(:terms AS text[])), CAST(:step AS integer)"
-        )
-        bind: _Bind = list
-    else:
-        terms = "SELECT value FROM json_each(:terms)"
-        # WHERE true: SQLite needs it to read ON CONFLICT after a SELECT as the upsert.
-        add = f"INSERT INTO {df} (term, df) SELECT value, :step FROM json_each(:terms) WHERE true"
-        bind = json.dumps
-    return (
-        text(f"SELECT term, df FROM {df} WHERE term IN ({terms})"),
-        text(f"{add} ON CONFLICT (term) DO UPDATE SET df = {df}.df + excluded.df"),
-        text(f"UPDATE {df} SET df = df + :step WHERE term IN ({terms})"),
-        text(f"DELETE FROM {df} WHERE term IN ({terms}) AND df <= 0"),
-        bind,
-    )
-
-
-@lru_cache(maxsize=64)
-def _candidate_query(terms: int, bands: bool, limit: int, top: int) -> TextualSelect:
-    """The documents with the most votes from the band keys (bound as `keys`) and `terms`
-    posting lists (bound as t0, t1, ...): built once per shape.
-
-    A `text()` statement with its result columns typed, not a composed `select`: SQLAlchemy
-    computes the cache key of a statement on every execution, and that of a union of up to
-    13 subqueries cost more than the query itself. The SQL is what the composed statement
-    rendered (SQLite and PostgreSQL alike); `limit` and `top` are integers of the settings.
-    """
-    limit, top = int(limit), int(top)
-    doc, term, band = _DOC.name, _TERM.name, _BAND.name
-    lists: list[str] = []
-    if bands:
-        lists.append(
-            f"SELECT hits.doc_id AS doc_id, 1000 AS votes FROM (SELECT {band}.doc_id AS doc_id"
-            f" FROM {band} WHERE {band}.band_key IN :keys LIMIT {limit}) AS hits"
-        )
-    for n in range(terms):
-        lists.append(
-            f"SELECT p{n}.doc_id AS doc_id, 1 AS votes FROM (SELECT {term}.doc_id AS doc_id"
-            f" FROM {term} WHERE {term}.term = :t{n} ORDER BY {term}.doc_id DESC"
-            f" LIMIT {limit}) AS p{n}"
-        )
-    columns = ", ".join(f"{doc}.{c.name}" for c in _DOC.c)
-    sql = (
-        f"SELECT {columns} FROM {doc} WHERE {doc}.id IN (SELECT ballot.doc_id FROM"
-        f" ({' UNION ALL '.join(lists)}) AS ballot GROUP BY ballot.doc_id"
-        f" ORDER BY sum(ballot.votes) DESC, ballot.doc_id DESC LIMIT {top}) ORDER BY {doc}.id"
-    )
-    params = [bindparam(f"t{n}", type_=_TERM.c.term.type) for n in range(terms)]
-    if bands:
-        params.append(bindparam("keys", expanding=True, type_=_BAND.c.band_key.type))
-    return text(sql).bindparams(*params).columns(*_DOC.c)
 
 
 def _distinct(rows: list[Any], candidates: list[Features]) -> tuple[list[Any], list[Features]]:
