@@ -3,6 +3,7 @@ temporary configuration with a real SQLite file, and a helper to run the CLI in-
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,6 +94,20 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
         return None
     server: Postgres = request.getfixturevalue("postgres_server")
     return server.create_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache folder for the whole run (monitor.cachedir), never the user's own; the
+    processes the tests start inherit it."""
+    folder = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("MONITOR_CACHE_DIR")
+    os.environ["MONITOR_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("MONITOR_CACHE_DIR", None)
+    else:
+        os.environ["MONITOR_CACHE_DIR"] = before
 
 
 @pytest.fixture
