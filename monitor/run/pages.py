@@ -41,6 +41,10 @@ from monitor.store.write import (
 
 log = logging.getLogger("monitor.poll")
 RETRIES_PER_CYCLE = 1000  # stored pages tried again in one cycle, the longest waiting first
+# Pages in flight (fetched, extracting or waiting to be stored) beyond the fetches, per
+# extraction process: enough for the processes to go on while the writer loads or runs a
+# model (a second or two), few enough to bound memory (pages of up to fetch.max_bytes).
+LOOKAHEAD = 12
 QUEUE_LOG_SECONDS = 10.0  # how often a cycle with pages queued behind busy hosts says so
 
 
@@ -140,7 +144,7 @@ class PageStages:
         so memory does not grow with the number of new entries in a cycle. The queue hands
         out a host's pages only as fast as its politeness allows (see PageQueue).
         """
-        limit = self.settings.fetch.concurrency + 2 * self.workers
+        limit = self.settings.fetch.concurrency + LOOKAHEAD * self.workers
         now = time.monotonic()
         while self._active < limit and not self.stop.is_set():
             page = self._queue.pop(now)

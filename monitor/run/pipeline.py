@@ -203,23 +203,15 @@ class Poller(PageStages):
                 else:  # only retries held for later: sleep until the first is due
                     self.stop.wait(self._idle())
                     done = set()
-                for fut in done:
-                    kind, job = pending.pop(fut)
-                    if kind != "feed" and self._uncommitted:
-                        # A page's failure rolls back: not the feed states batched so far.
-                        self._commit(session)
-                    try:
-                        if kind == "feed":
-                            self._on_feed(session, job, fut, pending, inflight, index, stats)
-                        elif kind == "page":
-                            self._on_page(session, job, fut, pending, index, stats)
-                        else:
-                            self._on_extracted(session, job, fut, pending, index, stats)
-                    except Exception as exc:
-                        session.rollback()
-                        if is_global(exc):
-                            raise
-                        self._item_failed(session, kind, job, exc, index, stats)
+                # Fetched pages first (each only goes to an extraction process), stores
+                # last: while one article is stored, the processes extract the next.
+                for fut in sorted(done, key=lambda f: pending[f][0] == "extract"):
+                    if fut not in pending:
+                        continue  # handled by a sweep after a store
+                    kind = pending[fut][0]
+                    self._handle(session, fut, pending, inflight, index, stats)
+                    if kind == "extract":
+                        self._sweep(session, pending, inflight, index, stats)
                 self._log_queues()
             for fut in pending:
                 fut.cancel()
@@ -228,6 +220,49 @@ class Poller(PageStages):
             stats.embedded = index.embedded_new
         self.report("done", {"stats": stats})
         return stats
+
+    def _handle(
+        self,
+        session: Session,
+        fut: Future[Any],
+        pending: dict[Future[Any], tuple[str, Any]],
+        inflight: dict[str, PageJob],
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        """One finished feed fetch, page fetch or extraction: whatever goes wrong with it
+        is recorded on its feed or article, and the cycle goes on."""
+        kind, job = pending.pop(fut)
+        if kind != "feed" and self._uncommitted:
+            # A page's failure rolls back: not the feed states batched so far.
+            self._commit(session)
+        try:
+            if kind == "feed":
+                self._on_feed(session, job, fut, pending, inflight, index, stats)
+            elif kind == "page":
+                self._on_page(session, job, fut, pending, index, stats)
+            else:
+                self._on_extracted(session, job, fut, pending, index, stats)
+        except Exception as exc:
+            session.rollback()
+            if is_global(exc):
+                raise
+            self._item_failed(session, kind, job, exc, index, stats)
+
+    def _sweep(
+        self,
+        session: Session,
+        pending: dict[Future[Any], tuple[str, Any]],
+        inflight: dict[str, PageJob],
+        index: DedupIndex,
+        stats: PollStats,
+    ) -> None:
+        """After a store (which may take a while: it can load or run a model), hand the
+        pages fetched meanwhile to the extraction processes and start the next fetches, so
+        that the processes are not left idle while the store goes on."""
+        for fut in [f for f, (kind, _) in pending.items() if kind == "page" and f.done()]:
+            self._handle(session, fut, pending, inflight, index, stats)
+        self._fill(pending)
 
     def _on_feed(
         self,
