@@ -1,8 +1,9 @@
 """Files derived from a model's packaged files (weights unpacked, a graph rewritten), built once
 per machine into the cache folder (`monitor.cachedir`) and checked at every read: each has
 its sha256 in a file beside it, so a damaged, truncated or half-replaced file is built
-again, never read. The name says what a file was built from (the source's sha256, the
-format): another source gets another file, and the older ones of the same stem go."""
+again, never read. The name says what a file was built from (the source's sha256) and how
+(the format and package versions): another source gets a file of its own (two models in
+use on one machine keep theirs), another version replaces the older file of its source."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from pathlib import Path
 from monitor.cachedir import cache_dir, write_atomically
 
 
-def cached_file(stem: str, key: str, suffix: str, write: Callable[[Path], None]) -> Path | None:
-    """The file `{stem}-{key}{suffix}` in the cache folder, checked or (re)built by
-    `write(tmp)`; None without a usable cache folder (the caller builds in memory)."""
+def cached_file(
+    stem: str, source: str, version: str, suffix: str, write: Callable[[Path], None]
+) -> Path | None:
+    """The file `{stem}-{source}-{version}{suffix}` in the cache folder, checked or
+    (re)built by `write(tmp)`; None without a usable cache folder (the caller then builds
+    in memory)."""
     folder = cache_dir()
     if folder is None:
         return None
-    path = folder / f"{stem}-{key}{suffix}"
+    path = folder / f"{stem}-{source}-{version}{suffix}"
     stamp = path.with_name(path.name + ".sha256")
     try:
         if stamp.read_text(encoding="ascii").strip() == _sha256(path):
@@ -39,7 +43,7 @@ def cached_file(stem: str, key: str, suffix: str, write: Callable[[Path], None])
 
     if not write_atomically(stamp, write_stamp):
         return None
-    for old in folder.glob(f"{stem}-*"):
+    for old in folder.glob(f"{stem}-{source}-*"):
         if old.name not in {path.name, stamp.name} and not old.name.startswith("."):
             with contextlib.suppress(OSError):
                 old.unlink()  # a process that mapped it keeps reading it until it unmaps

@@ -46,10 +46,10 @@ _DEFAULT_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d
 _PACKAGED_SHA256 = "92db32c8a5f0a38e7cc530887df6904ba9be2b7c40db54409f14d9904868faa5"
 # MiniLM was trained on at most 256 word pieces; a lead is far shorter.
 _MAX_TOKENS = 256
-# Leads a MiniLM run reads at once: each run dequantises the int8 weights of the lean session
-# once (about 10 ms), but a wider batch pads more and holds more memory while it runs
-# (per lead on 150-piece leads: 66 ms alone, 66 by 2, 63 by 4, 83 by 8; +10 MB by 2, +30 MB
-# by 4, +130 MB by 8).
+# Leads a MiniLM run reads at once: each run of the lean session dequantises the int8 weights
+# of its matrix products once, but a wider batch pads more and holds more memory while it
+# runs (per lead on 150-piece leads: 66 ms alone, 63 by 2, 65 by 4, 82 by 8; the process
+# 11 MB bigger by 2, 29 MB by 4: python bench/embedders.py).
 _BATCH = 2
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
@@ -74,11 +74,11 @@ class MiniLMEmbedder:
     float32 vectors, mean-pooled as sentence-transformers does."""
 
     def __init__(self, model: Path, tokenizer: Path, threads: int = 1, lean: bool = False) -> None:
-        """`lean`: keep the weights int8 (no constant folding, no memory arena): about 80 MB
-        of process memory after some runs instead of 190 MB, 1.2x the time a lead (about 60
-        ms against 50 on 150-piece leads), the same vectors. Both read the graph
+        """`lean`: keep the weights int8 (no constant folding, no memory arena): the process
+        grows by about 90 MB instead of 160 MB (onnxruntime included), 1.2x the time a lead
+        (about 65 ms against 55 on 150-piece leads), the same vectors. Both read the graph
         `onnxgraph.lean_model` makes of the model (the same outputs): the lean session then
-        dequantises only the embedding rows a lead reads (it took 140 ms a lead before)."""
+        dequantises only the embedding rows a lead reads (it took 160 ms a lead before)."""
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -121,7 +121,7 @@ class MiniLMEmbedder:
 
     def embed_many(self, texts: list[str], head_tokens: int) -> list[tuple[Vector, Vector]]:
         """`embed` of each text, `_BATCH` texts of similar length a run (padded, masked and
-        pooled over each text's own word pieces: the vectors of one at a time, to 1e-6)."""
+        pooled over each text's own word pieces: the vectors of one at a time, to 1e-5)."""
         pieces = [self.tokenizer.encode(text).ids for text in texts]  # one thread
         order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
         vectors: dict[int, tuple[Vector, Vector]] = {}

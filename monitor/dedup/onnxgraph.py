@@ -43,7 +43,7 @@ def lean_model(model: Path) -> str | bytes:
         source = model.read_bytes()
         tmp.write_bytes(lean_graph(source) or source)
 
-    path = cached_file("minilm-lean", f"{digest[:16]}-{_FORMAT}", ".onnx", rewrite)
+    path = cached_file("minilm-lean", digest[:16], str(_FORMAT), ".onnx", rewrite)
     if path is not None:
         return str(path)
     return lean_graph(model.read_bytes()) or str(model)
