@@ -33,6 +33,28 @@ def test_the_lean_minilm_session_gives_the_same_vectors() -> None:
         assert float(a @ b) > 0.9999
 
 
+@pytest.mark.parametrize("lean", [True, False])
+def test_minilm_embeds_many_leads_as_one_at_a_time(lean: bool) -> None:
+    """Leads of different lengths run padded in batches: each text's vectors pooled over its
+    own word pieces only, as if embedded alone."""
+    embedder = load_embedder("minilm", lean=lean)
+    texts = [
+        "Baidu on Sunday released Ernie 4.5 and the reasoning model Ernie X1, free for all. "
+        "The company said both models would be offered to individual users at no charge.",
+        "A man is playing a guitar.",
+        "Nvidia's quarterly revenue rose 78% to $39.3 billion.",
+        "Tencent cuts prices of its Hunyuan models",
+        "",
+    ]
+    many = embedder.embed_many(texts, 8)
+    assert len(many) == len(texts)
+    for text, (lead, head) in zip(texts, many, strict=True):
+        alone_lead, alone_head = embedder.embed_many([text], 8)[0]
+        assert np.allclose(lead, alone_lead, rtol=0, atol=1e-5)
+        assert np.allclose(head, alone_head, rtol=0, atol=1e-5)
+    assert embedder.embed_many([], 8) == []
+
+
 @pytest.mark.parametrize("kind", ["minilm", "muse"])
 def test_paraphrases_are_closer_than_unrelated_sentences(kind: str) -> None:
     embedder = load_embedder(kind)

