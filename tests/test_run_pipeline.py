@@ -135,6 +135,7 @@ def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
     feed unchanged (304) pays for no process start-up."""
     from sqlmodel import Session
 
+    from monitor.dedup.embed import forget_embedders, loaded_embedders
     from monitor.run.context import AppContext
     from monitor.run.pipeline import Poller
 
@@ -155,6 +156,7 @@ def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
     with Session(engine) as session:
         tagger = app.tagger(session)
     for expect_processes in (True, False):  # first cycle: new entries; second: a 304
+        forget_embedders()
         poller = Poller(engine, app.settings, tagger)
         try:
             stats = poller.poll(everything=True)
@@ -162,6 +164,12 @@ def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
             time.sleep(0.5)  # room for a (wrong) start in the background
             started = bool(getattr(poller.processes, "_processes", None))
             assert started == expect_processes
+            # The writer's embedders load ahead with the processes (none needed one here).
+            for _ in range(100 if expect_processes else 0):
+                if loaded_embedders():
+                    break
+                time.sleep(0.1)
+            assert bool(loaded_embedders()) == expect_processes
         finally:
             poller.close()
     app.close()

