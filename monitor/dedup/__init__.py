@@ -2,7 +2,8 @@
 rare names and numbers).
 
 A pure stage: texts and fingerprints in, verdicts out. The persistent index that retrieves
-candidates lives in `monitor.store.dedup_index`. Imports `config` and `errors` only.
+candidates lives in `monitor.store.dedup_index`. Imports `config`, `errors` and
+`cachedir` (its word tables) only.
 
 The names are loaded on first use: commands such as `status` should not pay for the
 matching libraries.

@@ -1,0 +1,150 @@
+"""One language's wordfreq list as a compact table (each word's stable 64-bit hash, sorted, and
+its frequency), built once per machine into the cache folder and read back with mmap: every
+process of every run shares one copy in the page cache instead of unpacking wordfreq's file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from functools import cache
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.cachedir import cache_dir, write_atomically
+
+# Bumped whenever the file's layout or the hash changes: the old files are then not read.
+_FORMAT = 1
+_HASH = np.dtype("<i8")
+_CENTIBELS = np.dtype("<u2")
+_WIDTH = _HASH.itemsize + _CENTIBELS.itemsize  # bytes a word
+
+
+def word_hash(word: str) -> int:
+    """The table's key for a word: the same in every process and every run (Python's `hash`
+    of a string is not). Lone surrogates (undecodable bytes kept in a text) hash too."""
+    digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class WordFrequencies:
+    """One language's wordfreq list, as compact as it can be looked up: each word's hash
+    (sorted, int64) and its frequency in centibels below 1 (uint16), 10 bytes a word.
+
+    wordfreq's own `get_frequency_dict` builds a dict of every word (up to 700,000 strings)
+    in every process that meets the language: for English, German, Russian, Portuguese,
+    Italian and French 297 MB and 1.8 s of CPU. Building these tables from wordfreq's files
+    takes about 1 s of CPU a language (more than half of it unpacking the files into
+    strings), so each is built once per machine and kept in the cache folder
+    (`monitor.cachedir`), keyed by the source file; a process maps it in well under a
+    millisecond. Without a usable cache folder (or file) the table is built in memory."""
+
+    def __init__(self, language: str) -> None:
+        source = word_lists()[language]
+        path = cached_table_path(language, source)
+        tables = _read(path) if path is not None else None
+        if tables is None:
+            tables = _build(source)
+            if path is not None and write_atomically(path, lambda tmp: _write(tmp, *tables)):
+                _remove_stale(path, language)
+        self._hashes, self._centibels = tables
+
+    def centibels(self, word: str) -> int | None:
+        """How far below a frequency of 1 the word is, in centibels; None if unlisted."""
+        key = word_hash(word)
+        at = int(self._hashes.searchsorted(key))
+        if at < len(self._hashes) and int(self._hashes[at]) == key:
+            return int(self._centibels[at])
+        return None
+
+
+@cache
+def word_lists() -> dict[str, str]:
+    """wordfreq's file of each language it has a list for (its "best" list)."""
+    from wordfreq import available_languages
+
+    return dict(available_languages())
+
+
+def cached_table_path(language: str, source: str) -> Path | None:
+    """Where the table of `language` built from `source` is kept; None without a cache
+    folder. The name changes with wordfreq's version and the file's size and mtime, so an
+    upgrade is rebuilt, never read from an older file."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        stat = Path(source).stat()
+    except OSError:
+        return None
+    origin = f"{_FORMAT}:{_wordfreq_version()}:{Path(source).name}:{stat.st_size}"
+    key = hashlib.blake2b(f"{origin}:{stat.st_mtime_ns}".encode(), digest_size=8).hexdigest()
+    return folder / "wordfreq" / f"{language}-{key}.npy"
+
+
+@cache
+def _wordfreq_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wordfreq")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _build(source: str) -> tuple[Any, Any]:
+    from wordfreq import read_cBpack
+
+    # Read directly: wordfreq's get_frequency_list keeps every word in memory.
+    pack: Sequence[Sequence[str]] = read_cBpack(source)
+    sizes = [len(bucket) for bucket in pack]
+    blake2b = hashlib.blake2b  # `word_hash` inlined: most of the build's time
+    digests = [
+        blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        for word in chain.from_iterable(pack)
+    ]
+    hashes = np.frombuffer(b"".join(digests), _HASH)
+    centibels = np.repeat(np.arange(len(pack), dtype=_CENTIBELS), sizes)
+    order = np.argsort(hashes)
+    hashes, centibels = hashes[order], centibels[order]
+    # A word listed twice keeps its last bucket, as in wordfreq's dict: the buckets come in
+    # order, so the last is the highest.
+    first = np.flatnonzero(np.append(True, hashes[1:] != hashes[:-1]))
+    return hashes[first], np.maximum.reduceat(centibels, first) if len(first) else centibels
+
+
+def _write(tmp: Path, hashes: Any, centibels: Any) -> None:
+    # One .npy of bytes: the hashes, then the centibels (np.load maps only a plain array).
+    raw = np.concatenate([hashes.view(np.uint8), centibels.view(np.uint8)])
+    with tmp.open("wb") as out:  # a path would get ".npy" appended
+        np.save(out, raw, allow_pickle=False)
+
+
+def _read(path: Path) -> tuple[Any, Any] | None:
+    """The table in `path`, mapped; None if it is missing or not a whole, sorted table (a
+    truncated or overwritten file is then built again and replaced)."""
+    try:
+        raw = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size % _WIDTH:
+        return None
+    raw = np.asarray(raw)  # a plain array over the mapping: numpy's memmap class is slower
+    words = raw.size // _WIDTH
+    hashes = raw[: words * _HASH.itemsize].view(_HASH)
+    centibels = raw[words * _HASH.itemsize :].view(_CENTIBELS)
+    if not words or not bool(np.all(hashes[1:] > hashes[:-1])):
+        return None
+    return hashes, centibels
+
+
+def _remove_stale(path: Path, language: str) -> None:
+    """Tables of the language built from an older wordfreq (processes that mapped one keep
+    reading it: an unlinked file lives on until it is unmapped)."""
+    for old in path.parent.glob(f"{language}-{'[0-9a-f]' * 16}.npy"):
+        if old != path:
+            with contextlib.suppress(OSError):
+                old.unlink(missing_ok=True)
