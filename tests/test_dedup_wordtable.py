@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 import wordfreq
+from filelock import FileLock
 
 from monitor.dedup import wordtable
 from monitor.dedup.wordtable import WordFrequencies, cached_table_path, word_hash, word_lists
@@ -73,6 +75,31 @@ def test_a_table_built_by_one_process_is_mapped_by_the_next(
     subprocess.run([sys.executable, "-c", build], env=env, check=True, timeout=120)
     assert _tables(cache) == [table]
     assert (table.stat().st_ino, table.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+
+
+def test_a_process_waits_for_the_one_building_the_table(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    WordFrequencies(LANGUAGE)
+    [table] = _tables(cache)
+    aside = table.rename(tmp_path / "built.npy")
+    # The other process may not unpack the list: it must wait for this one's table.
+    wait = (
+        "import wordfreq\n"
+        "def unpack(source): raise SystemExit('unpacked instead of waiting')\n"
+        "wordfreq.read_cBpack = unpack\n"
+        "from monitor.dedup.wordtable import WordFrequencies\n"
+        f"table = WordFrequencies({LANGUAGE!r})\n"
+        "print(table.centibels('dan'))\n"
+    )
+    with FileLock(table.with_suffix(".lock")):  # as a building process holds it
+        other = subprocess.Popen([sys.executable, "-c", wait], stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert other.poll() is None  # waiting
+        aside.rename(table)  # built
+    out, _ = other.communicate(timeout=60)
+    assert other.returncode == 0
+    assert int(out) == _listed(LANGUAGE)["dan"]
 
 
 def _empty(path: Path) -> None:

@@ -21,6 +21,9 @@ _FORMAT = 1
 _HASH = np.dtype("<i8")
 _CENTIBELS = np.dtype("<u2")
 _WIDTH = _HASH.itemsize + _CENTIBELS.itemsize  # bytes a word
+# How long a process waits for another building the same table (about 1 s) before it
+# builds its own in memory.
+_LOCK_WAIT = 30.0
 
 
 def word_hash(word: str) -> int:
@@ -36,20 +39,21 @@ class WordFrequencies:
 
     wordfreq's own `get_frequency_dict` builds a dict of every word (up to 700,000 strings)
     in every process that meets the language: for English, German, Russian, Portuguese,
-    Italian and French 297 MB and 1.8 s of CPU. Building these tables from wordfreq's files
-    takes about 1 s of CPU a language (more than half of it unpacking the files into
-    strings), so each is built once per machine and kept in the cache folder
-    (`monitor.cachedir`), keyed by the source file; a process maps it in well under a
-    millisecond. Without a usable cache folder (or file) the table is built in memory."""
+    Italian and French 297 MB and 1.8 s of CPU. Building one of these tables takes 0.3 to
+    1 s of CPU (Russian the most: unpacking wordfreq's file into strings, then hashing
+    each), so each is built once per machine and kept in the cache folder
+    (`monitor.cachedir`), keyed by its source file; a process then maps it in about a
+    millisecond (checking it whole) and shares its pages with every other process. Without
+    a usable cache folder the table is built in memory, in every process."""
 
     def __init__(self, language: str) -> None:
         source = word_lists()[language]
         path = cached_table_path(language, source)
         tables = _read(path) if path is not None else None
+        if tables is None and path is not None:
+            tables = _build_once(path, language, source)
         if tables is None:
             tables = _build(source)
-            if path is not None and write_atomically(path, lambda tmp: _write(tmp, *tables)):
-                _remove_stale(path, language)
         self._hashes, self._centibels = tables
 
     def centibels(self, word: str) -> int | None:
@@ -114,6 +118,25 @@ def _build(source: str) -> tuple[Any, Any]:
     # order, so the last is the highest.
     first = np.flatnonzero(np.append(True, hashes[1:] != hashes[:-1]))
     return hashes[first], np.maximum.reduceat(centibels, first) if len(first) else centibels
+
+
+def _build_once(path: Path, language: str, source: str) -> tuple[Any, Any] | None:
+    """Build the table into `path`, one process at a time: the extraction processes start
+    together and meet the same languages, so the others wait for the first one's file and
+    map it. None if the lock cannot be had (the caller then builds in memory)."""
+    from filelock import FileLock, Timeout
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path.with_suffix(".lock"), timeout=_LOCK_WAIT):
+            tables = _read(path)  # built while this process waited
+            if tables is None:
+                tables = _build(source)
+                if write_atomically(path, lambda tmp: _write(tmp, *tables)):
+                    _remove_stale(path, language)
+            return tables
+    except (Timeout, OSError):
+        return None
 
 
 def _write(tmp: Path, hashes: Any, centibels: Any) -> None:
