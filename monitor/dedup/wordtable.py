@@ -75,8 +75,9 @@ def word_lists() -> dict[str, str]:
 
 def cached_table_path(language: str, source: str) -> Path | None:
     """Where the table of `language` built from `source` is kept; None without a cache
-    folder. The name changes with wordfreq's version and the file's size and mtime, so an
-    upgrade is rebuilt, never read from an older file."""
+    folder. The name changes with the file's name, size and mtime (installing another
+    wordfreq writes its files anew), so an upgrade gets a new table, never an older one.
+    (Not wordfreq's version: reading a package's metadata takes tens of milliseconds.)"""
     folder = cache_dir()
     if folder is None:
         return None
@@ -84,19 +85,9 @@ def cached_table_path(language: str, source: str) -> Path | None:
         stat = Path(source).stat()
     except OSError:
         return None
-    origin = f"{_FORMAT}:{_wordfreq_version()}:{Path(source).name}:{stat.st_size}"
-    key = hashlib.blake2b(f"{origin}:{stat.st_mtime_ns}".encode(), digest_size=8).hexdigest()
+    origin = f"{_FORMAT}:{Path(source).name}:{stat.st_size}:{stat.st_mtime_ns}"
+    key = hashlib.blake2b(origin.encode(), digest_size=8).hexdigest()
     return folder / "wordfreq" / f"{language}-{key}.npy"
-
-
-@cache
-def _wordfreq_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("wordfreq")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _build(source: str) -> tuple[Any, Any]:
