@@ -39,8 +39,8 @@ class WordFrequencies:
 
     wordfreq's own `get_frequency_dict` builds a dict of every word (up to 700,000 strings)
     in every process that meets the language: for English, German, Russian, Portuguese,
-    Italian and French 297 MB and 1.8 s of CPU. Building one of these tables takes 0.3 to
-    1 s of CPU (Russian the most: unpacking wordfreq's file into strings, then hashing
+    Italian and French 297 MB and 1.8 s of CPU. Building one of these tables takes up to
+    about 1 s of CPU (Russian the most: unpacking wordfreq's file into strings, then hashing
     each), so each is built once per machine and kept in the cache folder
     (`monitor.cachedir`), keyed by its source file; a process then maps it in about a
     millisecond (checking it whole) and shares its pages with every other process. Without
