@@ -4,7 +4,6 @@ process of every run shares one copy in the page cache instead of unpacking word
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Sequence
 from functools import cache
@@ -51,7 +50,7 @@ class WordFrequencies:
         path = cached_table_path(language, source)
         tables = _read(path) if path is not None else None
         if tables is None and path is not None:
-            tables = _build_once(path, language, source)
+            tables = _build_once(path, source)
         if tables is None:
             tables = _build(source)
         self._hashes, self._centibels = tables
@@ -77,7 +76,9 @@ def cached_table_path(language: str, source: str) -> Path | None:
     """Where the table of `language` built from `source` is kept; None without a cache
     folder. The name changes with the file's name, size and mtime (installing another
     wordfreq writes its files anew), so an upgrade gets a new table, never an older one.
-    (Not wordfreq's version: reading a package's metadata takes tens of milliseconds.)"""
+    (Not wordfreq's version: reading a package's metadata takes tens of milliseconds.)
+    Older tables are left in place: another installation on the machine (a second
+    virtualenv) may still read them; they go with the cache folder."""
     folder = cache_dir()
     if folder is None:
         return None
@@ -111,7 +112,7 @@ def _build(source: str) -> tuple[Any, Any]:
     return hashes[first], np.maximum.reduceat(centibels, first) if len(first) else centibels
 
 
-def _build_once(path: Path, language: str, source: str) -> tuple[Any, Any] | None:
+def _build_once(path: Path, source: str) -> tuple[Any, Any] | None:
     """Build the table into `path`, one process at a time: the extraction processes start
     together and meet the same languages, so the others wait for the first one's file and
     map it. None if the lock cannot be had (the caller then builds in memory)."""
@@ -123,8 +124,7 @@ def _build_once(path: Path, language: str, source: str) -> tuple[Any, Any] | Non
             tables = _read(path)  # built while this process waited
             if tables is None:
                 tables = _build(source)
-                if write_atomically(path, lambda tmp: _write(tmp, *tables)):
-                    _remove_stale(path, language)
+                write_atomically(path, lambda tmp: _write(tmp, *tables))
             return tables
     except (Timeout, OSError):
         return None
@@ -153,12 +153,3 @@ def _read(path: Path) -> tuple[Any, Any] | None:
     if not words or not bool(np.all(hashes[1:] > hashes[:-1])):
         return None
     return hashes, centibels
-
-
-def _remove_stale(path: Path, language: str) -> None:
-    """Tables of the language built from an older wordfreq (processes that mapped one keep
-    reading it: an unlinked file lives on until it is unmapped)."""
-    for old in path.parent.glob(f"{language}-{'[0-9a-f]' * 16}.npy"):
-        if old != path:
-            with contextlib.suppress(OSError):
-                old.unlink(missing_ok=True)
