@@ -3,7 +3,10 @@
 processes of `python -m bench e2e` gets (every other page of the 88 real pages × 5
 byte-distinct copies), in a process prepared as the fork server prepares its children
 (the preloads, cold caches); then the same pages through a plain `trafilatura.extract`
-loop, and the steps again with warm caches.
+loop, and the steps again with warm caches. The word tables are read from the cache
+folder (`$MONITOR_CACHE_DIR`, else `~/.cache/monitor`) as in every run after a machine's
+first (run it twice); the last lines time building each table the pages need against
+mapping it.
 
     PYTHONPATH=. python bench/extraction.py
     # another revision: git archive REV | tar -x -C /tmp/base, then
@@ -13,7 +16,9 @@ loop, and the steps again with warm caches.
 from __future__ import annotations
 
 import importlib
+import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,6 +42,7 @@ def main() -> None:
     from monitor.extract.page import extract_article
     from monitor.feeds.parse import FeedEntry
 
+    tables = _time_word_tables()
     worker = ArticleWorker(ExtractSettings(), dedup, _tagger())
     pages = [distinct_copy(h, c) for c in range(5) for h in load_pages().values()][::2]
     when = datetime(2026, 11, 1, tzinfo=UTC)  # the feed dates its entries, as in the e2e
@@ -51,6 +57,10 @@ def main() -> None:
         trafilatura.extract(html)
     loop = (time.process_time() - start) / len(pages)
     print(f"prepare {1000 * prepare:.1f} ms a page (cold start, {len(pages)} pages)")
+    print(
+        f"  of which getting the word tables {1000 * sum(tables.values()):.0f} ms in all: "
+        + ", ".join(f"{lang} {1000 * cpu:.1f}" for lang, cpu in tables.items())
+    )
     print(f"trafilatura.extract loop {1000 * loop:.1f} ms a page; ratio {prepare / loop:.3f}")
 
     distinct = pages[:88]
@@ -69,6 +79,55 @@ def main() -> None:
     features = per_text(lambda title, text: extract_features(title, text, dedup, embed=False))
     tags = per_text(worker.tagger.tag)
     print(f"warm, per page: fingerprints {features:.2f} ms, tags {tags:.2f} ms")
+    languages = {extract_features(t, x, dedup, embed=False).language for t, x in texts}
+    word_tables({"en"} | {lang for lang in languages if lang})
+
+
+def _time_word_tables() -> dict[str, float]:
+    """CPU seconds of each language's first `rarity.word_frequencies` (filled as it runs)."""
+    from monitor.dedup import rarity
+
+    spent: dict[str, float] = {}
+    inner = rarity.word_frequencies
+
+    def timed(language: str) -> object:
+        start = time.process_time()
+        table = inner(language)
+        spent.setdefault(language, time.process_time() - start)
+        return table
+
+    rarity.word_frequencies = timed  # type: ignore[assignment]
+    return spent
+
+
+def word_tables(languages: set[str]) -> None:
+    """CPU of each word table the pages need: built from wordfreq's file (and written to
+    an empty cache folder), then mapped from it, as every later process does."""
+    try:
+        from monitor.dedup.wordtable import WordFrequencies, word_lists
+    except ImportError:  # a revision before the tables were cached
+        return
+
+    before = os.environ.get("MONITOR_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["MONITOR_CACHE_DIR"] = folder
+        try:
+            for language in sorted(languages & word_lists().keys() - {"zh", "ja", "ko"}):
+                start = time.process_time()
+                WordFrequencies(language)
+                built = time.process_time() - start
+                start = time.process_time()
+                WordFrequencies(language)
+                mapped = time.process_time() - start
+                print(
+                    f"word table {language}: built {1000 * built:.0f} ms, mapped "
+                    f"{1000 * mapped:.1f} ms"
+                )
+        finally:
+            if before is None:
+                os.environ.pop("MONITOR_CACHE_DIR")
+            else:
+                os.environ["MONITOR_CACHE_DIR"] = before
 
 
 if __name__ == "__main__":

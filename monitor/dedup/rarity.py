@@ -9,8 +9,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import chain
 from typing import Any
+
+from monitor.dedup.wordtable import WordFrequencies, word_lists
 
 # Zipf frequency (log10 of occurrences per billion words) of the most common English words
 # ("the" is about 7.7): a word's rarity is how far below that it sits.
@@ -29,51 +30,6 @@ _HANGUL = re.compile(r"[\uac00-\ud7af]")
 
 def is_cjk(word: str) -> bool:
     return _CJK_CHAR.search(word) is not None
-
-
-@cache
-def _word_lists() -> dict[str, str]:
-    from wordfreq import available_languages
-
-    return dict(available_languages())
-
-
-class WordFrequencies:
-    """One language's wordfreq list, as compact as it can be looked up: each word's hash
-    (sorted, int64) and its frequency in centibels below 1 (uint16), 10 bytes a word.
-
-    wordfreq's own `get_frequency_dict` builds a dict of every word (up to 700,000 strings)
-    in every process that meets the language: for English, German, Russian, Portuguese,
-    Italian and French 297 MB and 1.8 s of CPU, against 43 MB and 1.3 s for these tables (a
-    lookup takes about 4 µs more; `general_rarity` caches its answers). Python's `hash` is
-    per process (and per fork server, whose children inherit it), like the tables built
-    with it."""
-
-    def __init__(self, language: str) -> None:
-        import numpy as np
-        from wordfreq import read_cBpack
-
-        # Read directly: wordfreq's get_frequency_list keeps every word in memory.
-        pack = read_cBpack(_word_lists()[language])
-        sizes = [len(bucket) for bucket in pack]
-        words = chain.from_iterable(pack)
-        hashes = np.fromiter(map(hash, words), np.int64, sum(sizes))
-        centibels = np.repeat(np.arange(len(pack), dtype=np.uint16), sizes)
-        order = np.argsort(hashes)
-        hashes, centibels = hashes[order], centibels[order]
-        # A word listed twice keeps its last bucket, as in wordfreq's dict: the buckets
-        # come in order, so the last is the highest.
-        first = np.flatnonzero(np.append(True, hashes[1:] != hashes[:-1]))
-        self._hashes = hashes[first]
-        self._centibels = np.maximum.reduceat(centibels, first) if len(first) else centibels
-
-    def centibels(self, word: str) -> int | None:
-        """How far below a frequency of 1 the word is, in centibels; None if unlisted."""
-        key = hash(word)
-        at = int(self._hashes.searchsorted(key))
-        if at < len(self._hashes) and int(self._hashes[at]) == key:
-            return int(self._centibels[at])
-        return None
 
 
 @cache
@@ -147,7 +103,7 @@ def general_rarity(word: str, language: str = "en") -> float:
             return ZIPF_TOP
         return max(0.0, ZIPF_TOP - math.log10(count / words.total * 1e9))
     # wordfreq ships its word lists in the wheel: nothing is downloaded.
-    if language not in _word_lists() or language in _CJK_LANGUAGES:
+    if language not in word_lists() or language in _CJK_LANGUAGES:
         language = "en"  # Latin names in a Chinese text: "DeepSeek", "R1"
     return max(0.0, ZIPF_TOP - zipf_frequency(word, language))
 
