@@ -129,10 +129,11 @@ def test_not_a_feed_is_an_error(site: Site, workdir: Path, db: Db, run_cli) -> N
 def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
     site: Site,
     workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
     run_cli,  # type: ignore[no-untyped-def]
 ) -> None:
     """Extraction processes start with the first new entry: a cron poll that finds every
-    feed unchanged (304) pays for no process start-up."""
+    feed unchanged (304) pays for no process start-up, and loads no model."""
     from sqlmodel import Session
 
     from monitor.dedup.embed import forget_embedders, loaded_embedders
@@ -155,6 +156,8 @@ def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
     engine = app.engine()
     with Session(engine) as session:
         tagger = app.tagger(session)
+    # Any new entry loads the writer's embedders ahead (20 by default).
+    monkeypatch.setattr("monitor.run.pipeline.MODELS_AHEAD", 1)
     for expect_processes in (True, False):  # first cycle: new entries; second: a 304
         forget_embedders()
         poller = Poller(engine, app.settings, tagger)

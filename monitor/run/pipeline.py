@@ -59,6 +59,8 @@ from monitor.store.write import (
 from monitor.topics.tagger import Tagger
 
 log = logging.getLogger("monitor.poll")
+# New entries in a cycle from which the writer's embedders load ahead (`_load_models_ahead`).
+MODELS_AHEAD = 20
 FETCH_LOG_DAYS = 30  # the fetch log is for debugging recent failures, not an archive
 
 
@@ -87,6 +89,7 @@ class Poller(PageStages):
         self.worker = ArticleWorker(settings.extract, settings.dedup, tagger)
         self.processes: Executor | None = self._new_pool() if workers > 1 else None
         self._started = False
+        self._models_ahead = False
         self._queue = PageQueue(settings.fetch.per_host_concurrency)
         self._active = 0
 
@@ -114,25 +117,35 @@ class Poller(PageStages):
         self._start_workers()
 
     def _start_workers(self) -> None:
-        """Start every extraction process and load its models, and load the writer's
-        embedders, in a thread: the first feed with new entries calls this, and the pages
-        are fetched meanwhile. (The fork server imports the libraries once, PRELOAD;
-        starting a process waits for it. The first article that needs a model would
-        otherwise hold up the writer, and with it the extraction processes' next pages,
-        while it loads. A cycle of unchanged feeds starts and loads nothing.)"""
-        if self._started:
+        """Start every extraction process and load its models, in a thread: the first feed
+        with new entries calls this, and the pages are fetched meanwhile. (The fork server
+        imports the libraries once, PRELOAD; starting a process waits for it. A cycle of
+        unchanged feeds starts nothing.)"""
+        if self.processes is None or self._started:
             return
         self._started = True
         threading.Thread(target=self._warm_workers, name="pool-start", daemon=True).start()
 
     def _warm_workers(self) -> None:
-        if self.processes is not None:
-            try:
-                for _ in range(self.workers):
-                    self.processes.submit(warm_worker)
-            except Exception as exc:  # closed first, or a signal hit the fork server's start-up
-                # The pool then fails the first real task, where it is handled and reported.
-                log.debug("extraction processes not started: %r", exc)
+        assert self.processes is not None
+        try:
+            for _ in range(self.workers):
+                self.processes.submit(warm_worker)
+        except Exception as exc:  # closed first, or a signal hit the fork server's start-up
+            # The pool then fails the first real task, where it is handled and reported.
+            log.debug("extraction processes not started: %r", exc)
+
+    def _load_models_ahead(self, new_entries: int) -> None:
+        """Once a cycle has MODELS_AHEAD new entries, load the writer's embedders in a
+        thread while the pages are fetched: otherwise the first article that needs one holds
+        up the writer while it loads, and with it the pages the extraction processes wait
+        for. A smaller cycle loads them only if an article needs one (most do not)."""
+        if new_entries < MODELS_AHEAD or self._models_ahead:
+            return
+        self._models_ahead = True
+        threading.Thread(target=self._load_models, name="models", daemon=True).start()
+
+    def _load_models(self) -> None:
         try:
             load_embedders(self.settings.dedup)
         except Exception as exc:  # a missing model: the first lead that needs it says so
@@ -312,6 +325,7 @@ class Poller(PageStages):
         if new:
             self._start_workers()
         stats.new_entries += len(new)
+        self._load_models_ahead(stats.new_entries)
         feed.entries += len(new)
         for entry in new:
             self._schedule_entry(session, job, entry, pending, inflight, index, stats)
