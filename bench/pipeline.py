@@ -191,15 +191,12 @@ def distinct_copy(html: bytes, copy: int) -> bytes:
     return html + f"\n<!-- copy {copy} -->\n".encode()
 
 
-def end_to_end(
-    runs: int = 3, latency: float = 0.05, copies: int = 5, per_feed: int = 20
-) -> dict[str, Any]:
-    """`monitor poll --all` with the default configuration over the real pages of
-    ../shared/realworld, each served as `copies` byte-distinct copies, every page on a
-    loopback host of its own (127.0.x.y, as an aggregator's feed links many sites; the
-    default per-host politeness then holds nothing up), the feeds on other hosts, 50 ms
-    latency per response. Against a plain single-process trafilatura.extract loop over the
-    same HTML, in the same run."""
+def serve_e2e(
+    latency: float = 0.05, copies: int = 5, per_feed: int = 20
+) -> tuple[Any, list[str], list[bytes], list[tuple[str, str]]]:
+    """The end-to-end layout, served: the real pages of ../shared/realworld (generated ones
+    without it) as `copies` byte-distinct copies, each on a loopback host of its own, in
+    feeds of `per_feed` on other hosts. (server, page URLs, page bodies, (name, feed URL))."""
     real = (REALWORLD / "pages").is_dir()
     pages = load_pages() if real else generated_pages(88)
     site = Site(latency=latency, host="0.0.0.0")
@@ -223,6 +220,20 @@ def end_to_end(
             "application/rss+xml",
         )
         feeds.append((f"feed-{n}", f"http://{host}:{port}/feed/{n}.xml"))
+    return server, urls, bodies, feeds
+
+
+def end_to_end(
+    runs: int = 3, latency: float = 0.05, copies: int = 5, per_feed: int = 20
+) -> dict[str, Any]:
+    """`monitor poll --all` with the default configuration over the real pages of
+    ../shared/realworld, each served as `copies` byte-distinct copies, every page on a
+    loopback host of its own (127.0.x.y, as an aggregator's feed links many sites; the
+    default per-host politeness then holds nothing up), the feeds on other hosts, 50 ms
+    latency per response. Against a plain single-process trafilatura.extract loop over the
+    same HTML, in the same run."""
+    real = (REALWORLD / "pages").is_dir()
+    server, urls, bodies, feeds = serve_e2e(latency, copies, per_feed)
 
     def baseline() -> float:
         start, cpu = time.perf_counter(), time.process_time()
