@@ -27,14 +27,14 @@ def cached_file(
     path = folder / f"{stem}-{source}-{version}{suffix}"
     stamp = path.with_name(path.name + ".sha256")
     try:
-        if stamp.read_text(encoding="ascii").strip() == _sha256(path):
+        if stamp.read_text(encoding="ascii").strip() == file_sha256(path):
             return path
     except OSError:
         pass
     if not write_atomically(path, write):
         return None
     try:
-        digest = _sha256(path)  # of the file as written, read back
+        digest = file_sha256(path)  # of the file as written, read back
     except OSError:
         return None
 
@@ -50,6 +50,7 @@ def cached_file(
     return path
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of the file at `path`, read in chunks (hex)."""
     with path.open("rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()

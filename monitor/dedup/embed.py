@@ -9,7 +9,6 @@ for two texts in languages it reads; other pairs are compared only as exact or n
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from monitor.dedup.derived import file_sha256
 from monitor.dedup.museweights import load_backend
 from monitor.dedup.onnxgraph import lean_model
 from monitor.errors import MonitorError
@@ -165,10 +165,7 @@ class MuseEmbedder:
                 raise EmbeddingModelError(f"embedding model file not found: {path}")
             # A folder (a vendored copy) must hold the same files: the thresholds were tuned
             # on their scores.
-            with path.open("rb") as file:
-                digest = hashlib.file_digest(file, "sha256").hexdigest()
-            if digest != sha256:
-                raise EmbeddingModelError(f"{path}: unexpected file (sha256 {digest[:12]}…)")
+            _check(path, sha256, "file")
         try:
             import sentencepiece
 
@@ -216,10 +213,7 @@ class StaticEmbedder:
             if not path.is_file():
                 raise EmbeddingModelError(f"embedding model file not found: {path}")
         if sha256:
-            with table.open("rb") as file:
-                digest = hashlib.file_digest(file, "sha256").hexdigest()
-            if digest != sha256:
-                raise EmbeddingModelError(f"{table}: unexpected table (sha256 {digest[:12]}…)")
+            _check(table, sha256, "table")
         try:
             self.tokenizer = Tokenizer.from_file(str(tokenizer))
             rows = np.load(table, allow_pickle=False)
@@ -269,10 +263,17 @@ def _default_model() -> Path:
             "or set dedup.model_dir to a folder with model.onnx and tokenizer.json"
         ) from None
     path: Path = model_path()
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-    if digest != _DEFAULT_SHA256:
-        raise EmbeddingModelError(f"{path}: unexpected model file (sha256 {digest[:12]}…)")
+    if not path.is_file():
+        raise EmbeddingModelError(f"embedding model file not found: {path}")
+    _check(path, _DEFAULT_SHA256, "model file")
     return path
+
+
+def _check(path: Path, sha256: str, what: str) -> None:
+    """Refuse a packaged file whose sha256 is not the one its scores were tuned on."""
+    digest = file_sha256(path)
+    if digest != sha256:
+        raise EmbeddingModelError(f"{path}: unexpected {what} (sha256 {digest[:12]}…)")
 
 
 _LOADING = threading.Lock()

@@ -21,13 +21,12 @@ rewritten model is kept in the cache folder (`derived`): a session reads it from
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from monitor.dedup.derived import cached_file
+from monitor.dedup.derived import cached_file, file_sha256
 
 # Bumped whenever `lean_graph` changes: the files rewritten before are not read.
 _FORMAT = 1
@@ -36,8 +35,7 @@ _FORMAT = 1
 def lean_model(model: Path) -> str | bytes:
     """What a session should load for `model`: the path of its rewritten graph in the cache
     folder (a copy of `model` if nothing applies), or without one the rewritten bytes."""
-    with model.open("rb") as file:
-        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    digest = file_sha256(model)
 
     def rewrite(tmp: Path) -> None:
         source = model.read_bytes()

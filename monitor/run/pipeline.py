@@ -279,7 +279,7 @@ class Poller(PageStages):
     ) -> None:
         """After a store (which may take a while: it can load or run a model), hand the
         pages fetched meanwhile to the extraction processes and start the next fetches, so
-        that the processes are not left idle while the store goes on."""
+        that the processes have pages for the time the next store takes."""
         for fut in [f for f, (kind, _) in pending.items() if kind == "page" and f.done()]:
             self._handle(session, fut, pending, inflight, index, stats)
         self._fill(pending)
