@@ -14,7 +14,9 @@ pair's own two texts left out, as the index would count them.
 
 Topical stream: each item is matched against the earlier ones in file order as the index
 would (the best same-story candidate, comparing only with originals), with the shipped
-settings; figures for the development part and the holdout part (never tuned on).
+settings; figures for the development part and the holdout part (never tuned on). Then the
+pairs of items of different events that are called the same story on their own (the order of
+the stream can hide such a link behind a better match; another day's order would not).
 
 The cascade (`score.ruled_out`, what the index does before it embeds anything): for each
 group, the pairs whose verdict needed the model (not an exact or near copy, and not ruled out
@@ -384,6 +386,26 @@ def run_stream(
     }
 
 
+def other_event_pairs(
+    items: list[Item], settings: DedupSettings, dated: bool = True
+) -> list[tuple[str, str]]:
+    """Every pair of items of different events that is called the same story on its own,
+    whatever else the stream holds: the links the stream's order happened to hide (a
+    better match came first), which another day's order would show."""
+    if not dated:
+        items = [replace(i, features=replace(i.features, published=None)) for i in items]
+    corpus = corpus_of([i.features for i in items], settings)
+    found = []
+    for n, item in enumerate(items):
+        for earlier in items[:n]:
+            if item.event == earlier.event:
+                continue
+            pair = (item.features, earlier.features)
+            if compare_features(*pair, settings, corpus, pair).kind is not None:
+                found.append((item.id, earlier.id))
+    return found
+
+
 def print_stream(path: Path, settings: DedupSettings) -> None:
     items = load_stream(path, settings)
     print(f"topical stream: {path.relative_to(ROOT)} ({len(items)} items)")
@@ -409,6 +431,15 @@ def print_stream(path: Path, settings: DedupSettings) -> None:
             f"({c['hidden_wrong_share']:5.1%})      {c['linked_right']:>5d}/{c['linkable']:<3d} "
             f"({c['linked_share']:5.1%})   links changed {changed}; needed the model: "
             f"{c['needed_items']}/{c['items']} items, {c['needed_pairs']}/{c['pairs']} pairs"
+        )
+    for dated in (True, False):
+        pairs = other_event_pairs(items, settings, dated)
+        events = Counter(i.event for i in items)
+        total = len(items) * (len(items) - 1) // 2 - sum(c * (c - 1) // 2 for c in events.values())
+        print(
+            f"pairs of different events called the same story on their own"
+            f"{'' if dated else ' (dates removed)'}: {len(pairs)} of {total}"
+            + (": " + ", ".join(f"{a} <- {b}" for a, b in pairs) if pairs else "")
         )
 
 

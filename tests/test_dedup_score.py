@@ -17,7 +17,13 @@ from dedup_samples import (
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup import compare_texts
-from monitor.dedup.features import event_terms, extract_features, normalise, tokenize
+from monitor.dedup.features import (
+    event_terms,
+    extract_features,
+    head_versions,
+    normalise,
+    tokenize,
+)
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import compare_features, story_parts
 
@@ -67,6 +73,49 @@ def test_same_topic_other_version_is_new() -> None:
     verdict = compare_texts(TITLE, STORY, "Baidu to release Ernie 5", OTHER_EVENT, SETTINGS)
     assert verdict.kind is None
     assert any("ernie 4.5/x1 vs 5" in reason for reason in verdict.reasons)
+
+
+GPT_45 = (
+    "OpenAI releases GPT-4.5, its largest model yet",
+    "OpenAI released GPT-4.5 as a research preview on Thursday, first to ChatGPT Pro "
+    "subscribers paying $200 a month. The company called it its largest and best model for "
+    "chat, with fewer hallucinations, but said it is not a frontier reasoning model. API "
+    "access costs $75 per million input tokens, 30 times GPT-4o.",
+)
+GPT_5 = (
+    "OpenAI launches GPT-5 for all ChatGPT users",
+    "OpenAI released GPT-5 on Thursday, making it the default model for all 700 million "
+    "weekly ChatGPT users, including those on the free tier. Sam Altman called it a "
+    "significant step towards AGI and said it was like talking to a PhD-level expert. GPT-5 "
+    "routes each request between a fast model and a deeper reasoning model.",
+)
+
+
+def test_head_versions_read_product_and_version_words_of_the_headline_only() -> None:
+    words = tokenize(
+        "Hands on with GPT-4.5 and Qwen3, not DeepSeek-V3. " + "filler " * 20 + "GPT-5"
+    )
+    assert head_versions(words, 16) == {"gpt": ("4.5",), "qwen": ("3",), "deepseek": ("v3",)}
+    # The body's "built on DeepSeek-V3" is no version of the headline's product.
+    assert head_versions(tokenize("covid-19 cases rise; an mp3 and an f-35"), 16) == {
+        "covid": ("19",)
+    }
+
+
+def test_headlines_on_two_versions_of_one_product_are_two_stories() -> None:
+    """Undated write-ups of the GPT-4.5 and GPT-5 launches read alike (same company, same
+    kind of news); the versions their headlines give differ."""
+    verdict = compare_texts(*GPT_5, *GPT_45, SETTINGS)
+    assert verdict.kind is None
+    assert any("gpt 5 vs 4.5" in reason for reason in verdict.reasons)
+    # The same launch under another headline is still the same story.
+    rewrite = (
+        "All 700 million weekly users of ChatGPT now get GPT-5 as their default model, free "
+        "tier included, OpenAI said on Thursday. Chief executive Sam Altman described the "
+        "model as a significant step towards AGI, like talking to a PhD-level expert."
+    )
+    again = compare_texts(*GPT_5, "GPT-5 arrives for every ChatGPT user", rewrite, SETTINGS)
+    assert again.kind == "same-story"
 
 
 def test_same_topic_other_event_without_specifics_is_new() -> None:

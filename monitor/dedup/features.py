@@ -83,6 +83,8 @@ _MONTHS = {
     ]
 } | {"sept": "september"}
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+# A product and its version written as one word: "gpt-4.5", "deepseek-v3", "qwen3", "llama-3.1".
+_NAMED_VERSION = re.compile(r"^([a-z]{2,})-(v?\d+(?:\.\d+)*[a-z]?)$|^([a-z]{3,})(\d+(?:\.\d+)*)$")
 # Capitalised mid-sentence words (names) count as event terms from this rarity on: "Apple"
 # and "Grand Park" do, "The" does not.
 _NAME_RARITY = 1.5
@@ -338,6 +340,20 @@ def _cap(vector: dict[str, float], limit: int) -> dict[str, float]:
     return dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
+def head_versions(words: list[str], limit: int) -> dict[str, tuple[str, ...]]:
+    """The versions the head (the first `limit` words: mostly the headline) gives a product
+    in one word, "gpt-4.5" -> "gpt": ("4.5",). Two headlines on GPT-4.5 and GPT-5 report two
+    releases, however alike the rest reads; in the body such a word may only recall the
+    model something was built on ("R1, built on DeepSeek-V3"), so the body's are left out."""
+    found: dict[str, set[str]] = {}
+    for word in words[:limit]:
+        match = _NAMED_VERSION.match(word)
+        if match:
+            name, version = filter(None, match.groups())  # one alternative matched
+            found.setdefault(name, set()).add(version)
+    return {name: tuple(sorted(versions)) for name, versions in found.items()}
+
+
 def quarters(text: str) -> tuple[str, ...]:
     """The quarters a text names ("2" for Q2, "second quarter", "第二季度")."""
     if "季度" not in text and _QUARTER_HINT.search(text) is None:
@@ -462,6 +478,8 @@ def extract_features(
     quarter = quarters(f"{title}\n{text}")
     if quarter:
         specifics["quarter"] = quarter
+    for key, version in head_versions(heading + words, settings.head_tokens).items():
+        specifics[key] = tuple(sorted({*specifics.get(key, ()), *version}))
     lead = lead_text(title, text, settings.lead_words)
     return Features(
         text_hash=text_hash(text if text.strip() else title),
