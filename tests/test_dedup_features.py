@@ -89,6 +89,9 @@ def _random_texts(count: int) -> list[str]:
         "March",
         "Ernie",
         "12th",
+        " billion",
+        "亿元",
+        "5.5bn",
         "x" * 61,
         "U.S.",
         "\u3000",
@@ -130,13 +133,14 @@ def _reference_event_terms(
     tokens: list[Token], language: str
 ) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
     """The walk `event_terms` was (the features module's own helpers for each step)."""
-    from monitor.dedup.features import _cap, _has_digit, _is_key, _key, _value
+    from monitor.dedup.features import _cap, _has_digit, _is_key, _key, _value, amount
     from monitor.dedup.rarity import general_rarity
 
     terms: dict[str, float] = {}
     specifics: dict[str, set[str]] = {}
     previous: Token | None = None
-    for token in tokens:
+    words = [t.word for t in tokens]
+    for at, token in enumerate(tokens):
         word = token.word
         if len(word) > 60:
             previous = None
@@ -149,6 +153,9 @@ def _reference_event_terms(
                 key = _key(previous.word)
                 terms[f"{key} {value}"] = max(general_rarity(key), 3.0) + 1.0
                 specifics.setdefault(key, set()).add(value)
+            scaled = amount(words, at)
+            if scaled is not None:
+                terms[scaled] = 4.0
         elif len(word) > 1 and (
             weight >= SETTINGS.rare_rarity or (token.capital and weight >= 1.5)
         ):

@@ -13,7 +13,7 @@ from dedup_samples import EXPORT_ZH, REWRITE, STORY, STORY_ZH, ZHIPU_ZH
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup import compare_texts
-from monitor.dedup.features import extract_features, quarters, tokenize
+from monitor.dedup.features import amount, extract_features, quarters, tokenize
 from monitor.dedup.score import compare_features
 
 SETTINGS = DedupSettings()
@@ -92,6 +92,24 @@ def test_texts_about_different_years_are_different_stories() -> None:
 def test_quarters_are_read_in_english_and_chinese() -> None:
     assert quarters("Tencent's second-quarter revenue; Q3 guidance") == ("2", "3")
     assert quarters("腾讯第二季度营收；三季度展望") == ("2", "3")
+
+
+def test_amounts_are_one_term_in_chinese_and_english() -> None:
+    """Chinese counts in 万 and 亿 (1e4, 1e8), English in millions and billions: "1845亿元"
+    and "184.5 billion yuan" are one amount, which the two write-ups share."""
+    zh = ("腾讯第二季度营收1845亿元", "腾讯控股公布第二季度业绩，营收1845亿元，同比增长15%。")
+    en = (
+        "Tencent revenue rises 15%",
+        "Tencent said second-quarter revenue grew 15% to 184.5 billion yuan and that it "
+        "spent $5.5bn on servers.",
+    )
+    assert "184.5 billion" in extract_features(*zh, SETTINGS).event
+    assert {"184.5 billion", "5.5 billion"} <= extract_features(*en, SETTINGS).event.keys()
+    verdict = compare_texts(*zh, *en, SETTINGS)
+    assert any(r.startswith("shared:") and "184.5 billion" in r for r in verdict.reasons)
+    words = tokenize("销量220万辆，市值1.2万亿元, 3 million, 12 apples, 20 billion, 1.2.3 billion")
+    found = [amount(words, at) for at in range(len(words))]
+    assert [a for a in found if a] == ["2.2 million", "1.2 trillion", "3 million", "20 billion"]
 
 
 def test_a_duplicate_is_not_an_original_to_link_to() -> None:

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from itertools import compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
@@ -85,6 +86,34 @@ _MONTHS = {
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 # A product and its version written as one word: "gpt-4.5", "deepseek-v3", "qwen3", "llama-3.1".
 _NAMED_VERSION = re.compile(r"^([a-z]{2,})-(v?\d+(?:\.\d+)*[a-z]?)$|^([a-z]{3,})(\d+(?:\.\d+)*)$")
+# Words after a number that scale it: "184.5 billion" and "1845亿" (a Chinese word starting
+# with 亿, 1e8) are one amount, written "184.5 billion" in either language. Longest first.
+_SCALES = (
+    ("万亿", 12),
+    ("亿", 8),
+    ("千万", 7),
+    ("百万", 6),
+    ("万", 4),
+)
+_SCALE_WORDS = {
+    "thousand": 3,
+    "million": 6,
+    "millions": 6,
+    "mn": 6,
+    "billion": 9,
+    "billions": 9,
+    "bn": 9,
+    "trillion": 12,
+    "tn": 12,
+    "millionen": 6,
+    "milliarden": 9,
+    "milliards": 9,
+    "millones": 6,
+    "milioni": 6,
+    "miliardi": 9,
+}
+_SCALED = re.compile(r"^(\d+(?:\.\d+)?)(bn|mn|tn)$")
+_SCALE_NAMES = ((12, "trillion"), (9, "billion"), (6, "million"), (3, "thousand"))
 # Capitalised mid-sentence words (names) count as event terms from this rarity on: "Apple"
 # and "Grand Park" do, "The" does not.
 _NAME_RARITY = 1.5
@@ -273,6 +302,36 @@ def _value(word: str) -> str | None:
     return word.lstrip("0") or "0" if word.isdigit() else word
 
 
+def _scale(word: str) -> int | None:
+    """The power of ten a word after a number scales it by ("billion" 9, "亿元" 8)."""
+    scale = _SCALE_WORDS.get(word)
+    if scale is None and word and is_cjk(word[0]):
+        scale = next((power for prefix, power in _SCALES if word.startswith(prefix)), None)
+    return scale
+
+
+def amount(words: list[str], at: int) -> str | None:
+    """The amount the number `words[at]` gives with the word after it, in English at four
+    significant digits ("1845", "亿元" -> "184.5 billion"; "5.5bn" -> "5.5 billion"): one
+    term in every language. None when nothing scales it or it is under a thousand."""
+    number, scale = words[at], None
+    scaled = _SCALED.match(number)
+    if scaled:
+        number, scale = scaled.group(1), _SCALE_WORDS[scaled.group(2)]
+    elif at + 1 < len(words):
+        scale = _scale(words[at + 1])
+    if scale is None:
+        return None
+    try:
+        value = Decimal(f"{Decimal(number).scaleb(scale):.4g}")  # both sides round alike
+    except InvalidOperation:  # "1.2.3"
+        return None
+    for power, name in _SCALE_NAMES:
+        if value >= Decimal(10) ** power:
+            return f"{value.scaleb(-power).normalize():f} {name}"
+    return None
+
+
 def event_terms(
     tokens: list[Token], settings: DedupSettings, language: str = "en"
 ) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
@@ -303,7 +362,7 @@ def _event_terms(
     numbers = set(filter(_DIGIT.search, weight))
     count = len(words)
     first = dict(zip(reversed(words), range(count - 1, -1, -1), strict=True))  # word -> first
-    # (position, 0 = the word, 1 = "name number", term, weight)
+    # (position, 0 = the word, 1 = "name number", 2 = an amount, term, weight)
     found: list[tuple[int, int, str, float]] = []
     for word, rarity in weight.items():
         if word in numbers:
@@ -328,6 +387,10 @@ def _event_terms(
             key = _key(words[at - 1])
             found.append((at, 1, f"{key} {value}", max(general_rarity(key), 3.0) + 1.0))
             specifics.setdefault(key, set()).add(value)
+    for at in compress(range(count), map(numbers.__contains__, words)):
+        scaled = amount(words, at)
+        if scaled is not None:  # as specific as "name number"
+            found.append((at, 2, scaled, 4.0))
     terms: dict[str, float] = {}
     for _at, _kind, term, rarity in sorted(found):
         terms.setdefault(term, rarity)
