@@ -98,20 +98,14 @@ _SCALES = (
 _SCALE_WORDS = {
     "thousand": 3,
     "million": 6,
-    "millions": 6,
     "mn": 6,
     "billion": 9,
-    "billions": 9,
     "bn": 9,
     "trillion": 12,
     "tn": 12,
-    "millionen": 6,
-    "milliarden": 9,
-    "milliards": 9,
-    "millones": 6,
-    "milioni": 6,
-    "miliardi": 9,
 }
+# Not "millions" nor the European words ("5,5 millions", "5,5 Milliarden", "184.500
+# millones"): their decimal commas and thousands dots read as other numbers here.
 _SCALED = re.compile(r"^(\d+(?:\.\d+)?)(bn|mn|tn)$")
 _SCALE_NAMES = ((12, "trillion"), (9, "billion"), (6, "million"), (3, "thousand"))
 # Capitalised mid-sentence words (names) count as event terms from this rarity on: "Apple"
