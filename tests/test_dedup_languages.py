@@ -112,6 +112,28 @@ def test_amounts_are_one_term_in_chinese_and_english() -> None:
     assert [a for a in found if a] == ["2.2 million", "1.2 trillion", "3 million", "20 billion"]
 
 
+def test_numbers_of_decimal_comma_languages_read_as_english_writes_them() -> None:
+    """German writes 5.5 as "5,5" and 184,500 as "184.500": the terms are those of an English
+    report of the same figures. An English text keeps its commas as separators."""
+    german = extract_features(
+        "Nvidia erwartet Belastung von 5,5 Milliarden Dollar",
+        "Nvidia rechnet mit einer Belastung von 5,5 Milliarden Dollar. Die Aktie fiel um "
+        "6,2 Prozent, der Umsatz lag bei 184.500 Millionen Dollar.",
+        SETTINGS,
+        language="de",
+    )
+    english = extract_features(
+        "Nvidia takes $5.5 billion charge",
+        "Nvidia expects a $5.5 billion charge; its shares fell 6.2% on revenue of 184.5 billion.",
+        SETTINGS,
+        language="en",
+    )
+    shared = german.event.keys() & english.event.keys()
+    assert {"5.5", "5.5 billion", "6.2", "184.5 billion"} <= shared
+    assert "5" not in german.event  # not "5" and "5" read apart
+    assert tokenize("1,2,3 and 4,000") == ["1", "2", "3", "and", "4000"]
+
+
 def test_a_duplicate_is_not_an_original_to_link_to() -> None:
     a = extract_features(TITLE, STORY, SETTINGS)
     b = extract_features("Baidu unveils free Ernie models", REWRITE, SETTINGS)

@@ -104,8 +104,30 @@ _SCALE_WORDS = {
     "trillion": 12,
     "tn": 12,
 }
-# Not "millions" nor the European words ("5,5 millions", "5,5 Milliarden", "184.500
-# millones"): their decimal commas and thousands dots read as other numbers here.
+# The same in languages that write "5,5" for 5.5 and "184.500" for 184500 (`_DECIMAL_COMMA`):
+# read only in their texts, whose numbers are rewritten first (`_european_numbers`).
+_EUROPEAN_SCALE_WORDS = {
+    "millionen": 6,
+    "milliarden": 9,
+    "millions": 6,
+    "milliards": 9,
+    "millones": 6,
+    "milioni": 6,
+    "miliardi": 9,
+    "milhões": 6,
+    "bilhões": 9,
+    "milionów": 6,
+    "miliardów": 9,
+    "mln": 6,
+    "mld": 9,
+    "mrd": 9,
+    "mio": 6,
+}
+_DECIMAL_COMMA = frozenset(
+    ("de", "es", "fr", "it", "pt", "pl", "nl", "tr", "ru", "uk", "cs", "sv", "da", "fi", "ro")
+)
+_THOUSANDS_DOT = re.compile(r"(?<=\d)\.(?=\d{3}(?!\d))")
+_COMMA_DECIMAL = re.compile(r"(?<=\d),(?=\d)")
 _SCALED = re.compile(r"^(\d+(?:\.\d+)?)(bn|mn|tn)$")
 _SCALE_NAMES = ((12, "trillion"), (9, "billion"), (6, "million"), (3, "thousand"))
 # Capitalised mid-sentence words (names) count as event terms from this rarity on: "Apple"
@@ -296,15 +318,24 @@ def _value(word: str) -> str | None:
     return word.lstrip("0") or "0" if word.isdigit() else word
 
 
-def _scale(word: str) -> int | None:
-    """The power of ten a word after a number scales it by ("billion" 9, "亿元" 8)."""
+def _european_numbers(text: str) -> str:
+    """Numbers as English writes them, in a text of a `_DECIMAL_COMMA` language: "184.500"
+    is 184500 and "74,9" is 74.9 (so "74,9 Prozent" and "74.9%" share a term)."""
+    return _COMMA_DECIMAL.sub(".", _THOUSANDS_DOT.sub("", text))
+
+
+def _scale(word: str, european: bool = False) -> int | None:
+    """The power of ten a word after a number scales it by ("billion" 9, "亿元" 8);
+    `european`: "Milliarden" and the like too."""
     scale = _SCALE_WORDS.get(word)
+    if scale is None and european:
+        scale = _EUROPEAN_SCALE_WORDS.get(word)
     if scale is None and word and is_cjk(word[0]):
         scale = next((power for prefix, power in _SCALES if word.startswith(prefix)), None)
     return scale
 
 
-def amount(words: list[str], at: int) -> str | None:
+def amount(words: list[str], at: int, european: bool = False) -> str | None:
     """The amount the number `words[at]` gives with the word after it, in English at four
     significant digits ("1845", "亿元" -> "184.5 billion"; "5.5bn" -> "5.5 billion"): one
     term in every language. None when nothing scales it or it is under a thousand."""
@@ -313,7 +344,7 @@ def amount(words: list[str], at: int) -> str | None:
     if scaled:
         number, scale = scaled.group(1), _SCALE_WORDS[scaled.group(2)]
     elif at + 1 < len(words):
-        scale = _scale(words[at + 1])
+        scale = _scale(words[at + 1], european)
     if scale is None:
         return None
     try:
@@ -382,7 +413,7 @@ def _event_terms(
             found.append((at, 1, f"{key} {value}", max(general_rarity(key), 3.0) + 1.0))
             specifics.setdefault(key, set()).add(value)
     for at in compress(range(count), map(numbers.__contains__, words)):
-        scaled = amount(words, at)
+        scaled = amount(words, at, language in _DECIMAL_COMMA)
         if scaled is not None:  # as specific as "name number"
             found.append((at, 2, scaled, 4.0))
     terms: dict[str, float] = {}
@@ -526,10 +557,11 @@ def extract_features(
     are empty and the matcher embeds `lead` only if a candidate needs it (the extraction
     processes never load a model)."""
     language = language or detect_language(f"{title}\n{text}")
-    words, capitals = _words(text)
+    numbers = _european_numbers if language in _DECIMAL_COMMA else str  # "74,9" is 74.9
+    words, capitals = _words(numbers(text))
     items = shingles(chars(words or tokenize(title)), settings.shingle_words)
     # Headlines capitalise every word: only the body tells names from words.
-    heading = tokenize(title)
+    heading = tokenize(numbers(title))
     named = [len(heading) + at for at in capitals]
     event, specifics = _event_terms(heading + words, named, settings, language or "en")
     quarter = quarters(f"{title}\n{text}")
