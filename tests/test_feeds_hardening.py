@@ -91,17 +91,17 @@ def fields(feed: object) -> str:
 
 
 def test_billion_laughs_does_not_expand() -> None:
-    start = time.monotonic()
+    start = time.process_time()  # CPU seconds: a busy machine's wall time is no blowup
     parsed = parse_feed(BILLION_LAUGHS.encode())
-    assert time.monotonic() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert len(fields(parsed)) < 10_000
     assert parsed.problem  # recorded as ill-formed: the entity is left undefined
 
 
 def test_quadratic_blowup_is_bounded() -> None:
-    start = time.monotonic()
+    start = time.process_time()
     parsed = parse_feed(QUADRATIC.encode())
-    assert time.monotonic() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert len(fields(parsed)) < 1_000_000
 
 
@@ -114,12 +114,12 @@ def test_external_entities_read_no_file_and_call_nobody(
     for doc in external_entities(port, secret):
         for encoding in ("utf-8", "utf-16"):
             body = doc.replace('encoding="utf-8"', "").encode(encoding)
-            start = time.monotonic()
+            start = time.process_time()
             try:
                 parsed: object = parse_feed(body)
             except NotAFeedError as exc:  # refusing the document is as good as ignoring the DTD
                 parsed = exc
-            assert time.monotonic() - start < 1.0
+            assert time.process_time() - start < 1.0
             assert "TOP-SECRET" not in fields(parsed)
     time.sleep(0.3)
     assert seen == []
@@ -138,9 +138,9 @@ def test_a_hostile_page_reads_no_file_and_calls_nobody(
         f"<p>{'A long enough paragraph of ordinary article text. ' * 10}</p>"
         "<p>&f; &c; &lol9;</p></article></body></html>"
     )
-    start = time.monotonic()
+    start = time.process_time()
     extracted = extract_article(page.encode(), "http://example.com/page")
-    assert time.monotonic() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert "TOP-SECRET" not in repr(extracted) and "lollol" * 100 not in repr(extracted)
     time.sleep(0.3)
     assert seen == []

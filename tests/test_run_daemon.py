@@ -28,10 +28,18 @@ from monitor.run.daemon import digest_due_at_start
 FEEDS = 3
 PER_FEED = 4
 PAGE_DELAY = 0.4  # seconds each article page takes: SIGTERM lands while pages are in flight
-# Pages after each feed's first wait here while it is clear, so that a SIGTERM sent meanwhile
-# lands mid-work however fast or slow the machine is (set by default: the pages just flow).
+# While HOLD is clear, the pages asked for after the first FREE wait here, so that a SIGTERM
+# sent once the free ones are stored lands mid-work however fast or slow the machine is (set
+# by default: the pages just flow). The free ones are the first asked for, whichever they
+# are: one host's two request slots must not both be taken by held pages.
 HOLD = threading.Event()
 HOLD.set()
+FREE = 2
+SLOTS = 2  # pages of one host in flight at once (FetchSettings.per_host_concurrency)
+# How long a test waits for what takes a few seconds on a quiet machine: a shared CI machine
+# under load can be ten times slower, and a wait that ends early only fails the test. The
+# conditions waited for are the assertions; this only bounds a hung run.
+PATIENCE = 120.0
 WORDS = [
     "harbour",
     "council",
@@ -105,10 +113,11 @@ def world() -> Iterator[tuple[str, list[str]]]:
     def page(request: Request) -> Response:
         with lock:
             requested.append(request.path)
+            asked = len(requested)
         time.sleep(PAGE_DELAY)
         feed, n = (int(x[1:]) for x in request.path.strip("/").split("/"))
-        if n > 0:
-            HOLD.wait(15)
+        if asked > FREE:
+            HOLD.wait(PATIENCE * 2)  # released by the test as soon as it has signalled
         title, paragraphs = story(feed, n)
         html = article_html(title, paragraphs)
         return Response(html, content_type="text/html; charset=utf-8")
@@ -262,24 +271,27 @@ def test_daemon_sigterm_mid_work_then_restart_loses_and_repeats_nothing(
     configure(workdir, feed_list(base))
     config = workdir / "config.toml"  # held pages must not time out while they are held
     text = config.read_text(encoding="utf-8")
-    text = text.replace("deadline = 10.0", "deadline = 40.0")
-    config.write_text(text.replace("read_timeout = 5.0", "read_timeout = 30.0"), "utf-8")
+    text = text.replace("deadline = 10.0", f"deadline = {PATIENCE * 2}")
+    config.write_text(text.replace("read_timeout = 5.0", f"read_timeout = {PATIENCE * 2}"), "utf-8")
     db = init(workdir, run_cli)
     env = child_env()
 
     HOLD.clear()
     try:
         first = Proc(workdir, ["run"], env, "run1.log")
-        wait_for(lambda: count(db, "SELECT count(*) FROM article") >= 2, 20, "first articles")
+        # The free pages stored: the next ones are asked for and held.
+        wait_for(lambda: count(db, "SELECT count(*) FROM article") >= FREE, PATIENCE, "articles")
         first.signal(signal.SIGTERM)
-        time.sleep(0.2)
+        wait_for(lambda: "received signal 15" in first.err(), PATIENCE, "the signal handled")
         first.signal(signal.SIGINT)  # an impatient second signal changes nothing
+        wait_for(lambda: "received signal 2 again" in first.err(), PATIENCE, "the second one")
         stopped_at = time.monotonic()
     finally:
         HOLD.set()  # the pages in flight complete; the ones not yet asked for are not asked
-    code, _, err = first.finish(timeout=8)
+    code, _, err = first.finish(timeout=PATIENCE)
     assert code == 0, err
     assert time.monotonic() - stopped_at < 5
+    assert len(requested) <= FREE + SLOTS  # the free pages, and those in flight at the signal
     assert "Traceback" not in err and "daemon stopped" in err
     assert_intact(db)
     stored = {str(r[0]) for r in query(db, "SELECT url FROM article")}
@@ -292,11 +304,11 @@ def test_daemon_sigterm_mid_work_then_restart_loses_and_repeats_nothing(
             count(db, "SELECT count(*) FROM article") == FEEDS * PER_FEED
             and count(db, "SELECT count(*) FROM feed WHERE last_success IS NOT NULL") == FEEDS
         ),
-        25,
+        PATIENCE,
         "every article after the restart",
     )
     second.signal(signal.SIGTERM)
-    code, _, err = second.finish(timeout=8)
+    code, _, err = second.finish(timeout=PATIENCE)
     assert code == 0, err
     assert "Traceback" not in err
     assert_intact(db)
@@ -322,9 +334,9 @@ def test_daemon_with_extraction_workers_stops_cleanly_on_a_group_signal(
     daemon = Proc(workdir, ["run"], child_env(), "group.log")
     # Once an article is stored the worker pool is up (a signal while the forkserver itself
     # boots kills its interpreter start-up: harmless, but noisy on stderr).
-    wait_for(lambda: count(db, "SELECT count(*) FROM article") >= 1, 20, "the first article")
+    wait_for(lambda: count(db, "SELECT count(*) FROM article") >= 1, PATIENCE, "an article")
     daemon.signal_group(signum)
-    code, _, err = daemon.finish(timeout=8)
+    code, _, err = daemon.finish(timeout=PATIENCE)
     assert code == 0, err
     assert "Traceback" not in err and "crashed" not in err, err
     assert_intact(db)
@@ -342,7 +354,7 @@ def test_two_polls_at_once_exactly_one_polls(
     db = init(workdir, run_cli)
     env = child_env()
     runs = [Proc(workdir, ["poll", "--all"], env, f"poll{i}.log") for i in range(2)]
-    results = [p.finish(timeout=30) for p in runs]
+    results = [p.finish(timeout=PATIENCE) for p in runs]
     assert [code for code, _, _ in results] == [0, 0], results
     polled = [out for _, out, _ in results if out.startswith("polled ")]
     locked = [err for _, _, err in results if "another monitor run is polling" in err]
@@ -373,18 +385,18 @@ def test_digest_time_missed_while_stopped_is_sent_once(
             MONITOR_DIGEST_FROM="monitor@example.org",
         )
         first = Proc(workdir, ["run"], env, "digest1.log")
-        wait_for(lambda: recorder.accepted, 20, "the overdue digest")
-        wait_for(lambda: "state=sent" in first.err(), 5, "the digest job to finish")
+        wait_for(lambda: recorder.accepted, PATIENCE, "the overdue digest")
+        wait_for(lambda: "state=sent" in first.err(), PATIENCE, "the digest job to finish")
         first.signal(signal.SIGTERM)
-        code, _, err = first.finish(timeout=8)
+        code, _, err = first.finish(timeout=PATIENCE)
         assert code == 0, err
         assert query(db, "SELECT day, state FROM digest") == [(yesterday, "sent")]
 
         second = Proc(workdir, ["run"], env, "digest2.log")
-        wait_for(lambda: "daemon started" in second.err(), 10, "the second start")
+        wait_for(lambda: "daemon started" in second.err(), PATIENCE, "the second start")
         time.sleep(1.5)  # room for a (wrong) catch-up job to run
         second.signal(signal.SIGTERM)
-        code, _, err = second.finish(timeout=8)
+        code, _, err = second.finish(timeout=PATIENCE)
         assert code == 0, err
     assert len(recorder.attempts) == 1 and len(recorder.accepted) == 1
     assert query(db, "SELECT day, state FROM digest") == [(yesterday, "sent")]

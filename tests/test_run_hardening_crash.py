@@ -3,6 +3,7 @@ during a poll, a read-only or full database during a write. Real processes, real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -29,6 +30,8 @@ from monitor.store.db import make_engine
 HERE = Path(__file__).resolve().parent
 FEEDS = {"alpha": range(0, 4), "beta": range(2, 6), "gamma": range(5, 8)}  # overlaps: shared URLs
 STORIES, ENTRIES = 8, 11
+# How long a test waits for what takes a second on a quiet machine (a bound for a hung run).
+PATIENCE = 120.0
 
 
 def serve_feeds(site: Site, page_delay: float = 0.02) -> str:
@@ -139,26 +142,65 @@ def copy_project(template: Path, dest: Path) -> Path:
     return dest
 
 
+def committed(db: Path) -> int:
+    """How many articles `db` holds, read without writing to it: a read-only connection
+    never checkpoints or removes the WAL, so a killed run's files stay as the kill left them."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("SELECT count(*) FROM article").fetchone()[0])
+    except sqlite3.OperationalError:  # busy, or not there yet
+        return 0
+
+
+def kill_after(pid: int, db: Path, articles: int, delay: float) -> None:
+    """SIGKILL `pid` `delay` seconds after it has committed `articles` articles to `db` (0:
+    after its start). Moments relative to the run's own progress land mid-run however fast
+    or slow the machine is at the time."""
+    deadline = time.monotonic() + PATIENCE
+    while articles and committed(db) < articles and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+
+
 def test_kill_9_at_20_random_moments(template: Path, tmp_path: Path, zygote: Zygote) -> None:
     reference_dir = copy_project(template, tmp_path / "reference")
+    db = reference_dir / "data" / "monitor.db"
+    pid = zygote.start(reference_dir, "poll", "--all")
+    codes: list[int] = []
+    waiter = threading.Thread(target=lambda: codes.append(zygote.wait(pid)))
     start = time.monotonic()
-    assert zygote.run(reference_dir, "poll", "--all") == 0
-    duration = time.monotonic() - start
-    reference = snapshot(reference_dir / "data" / "monitor.db")
+    waiter.start()
+    reached = {0: start}  # when the reference run had committed each number of articles
+    while waiter.is_alive():
+        reached.setdefault(committed(db), time.monotonic())
+        time.sleep(0.002)
+    waiter.join()
+    reached.setdefault(committed(db), time.monotonic())
+    assert codes == [0]
+    reference = snapshot(db)
     assert len(reference[0]) == STORIES and len(reference[1]) == ENTRIES
+    stored = sorted(reached)
+    # Before the first article: start-up, the feeds, the first pages; after it, a kill lands
+    # within about one article's time of the article it follows.
+    first = reached[stored[1]] - start
+    gap = (reached[stored[-1]] - reached[stored[1]]) / max(1, stored[-1] - stored[1])
 
     rng = random.Random(7)
     outcomes = []
     for n in range(0, 20, 2):  # two crashed projects at a time: one per core
         projects = [copy_project(template, tmp_path / f"kill{n + k}") for k in range(2)]
+        moments = [rng.randrange(STORIES) for _ in projects]  # after how many articles
+        delays = [rng.uniform(0.0, gap if after else first) for after in moments]
         pids = [zygote.start(p, "poll", "--all") for p in projects]
-        started = time.monotonic()
-        for pid, moment in sorted(
-            zip(pids, (rng.uniform(0.0, duration) for _ in pids), strict=True),
-            key=lambda pm: pm[1],
-        ):
-            time.sleep(max(0.0, started + moment - time.monotonic()))
-            os.kill(pid, signal.SIGKILL)
+        killers = [
+            threading.Thread(target=kill_after, args=(pid, p / "data" / "monitor.db", a, d))
+            for pid, p, a, d in zip(pids, projects, moments, delays, strict=True)
+        ]
+        for killer in killers:
+            killer.start()
+        for killer in killers:
+            killer.join()
         outcomes += [zygote.wait(pid) for pid in pids]
         # the normal run after each crash
         recover = [zygote.start(p, "poll", "--all") for p in projects]

@@ -167,10 +167,10 @@ def test_a_cycle_of_unchanged_feeds_starts_no_extraction_process(
             time.sleep(0.5)  # room for a (wrong) start in the background
             started = bool(getattr(poller.processes, "_processes", None))
             assert started == expect_processes
-            # The writer's embedders load ahead with the processes (none needed one here).
-            for _ in range(100 if expect_processes else 0):
-                if loaded_embedders():
-                    break
+            # The writer's embedders load ahead with the processes (none needed one here):
+            # a second or two, many more on a loaded machine.
+            deadline = time.monotonic() + (120 if expect_processes else 0)
+            while not loaded_embedders() and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert bool(loaded_embedders()) == expect_processes
         finally:

@@ -74,8 +74,11 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on onnxruntime: one session and tokenizer; `embed(text)` -> unit
     float32 vectors, mean-pooled as sentence-transformers does."""
 
-    def __init__(self, model: Path, tokenizer: Path, threads: int = 1, lean: bool = False) -> None:
-        """`lean`: keep the weights int8 (no constant folding, no memory arena): the process
+    def __init__(
+        self, model: Path, tokenizer: Path, threads: int = 1, lean: bool = False, sha256: str = ""
+    ) -> None:
+        """`sha256`: the model file's expected sha256 (checked; the packaged model's).
+        `lean`: keep the weights int8 (no constant folding, no memory arena): the process
         grows by about 90 MB instead of 160 MB (onnxruntime included), 1.2x the time a lead
         (about 65 ms against 55 on 150-piece leads), the same vectors. Both read the graph
         `onnxgraph.lean_model` makes of the model (the same outputs): the lean session then
@@ -88,6 +91,8 @@ class MiniLMEmbedder:
         for path in (model, tokenizer):
             if not path.is_file():
                 raise EmbeddingModelError(f"embedding model file not found: {path}")
+        if sha256:
+            _check(model, sha256, "model file")  # hashed once: the cache's key too
         try:
             self.tokenizer = Tokenizer.from_file(str(tokenizer))
             options = ort.SessionOptions()
@@ -98,7 +103,7 @@ class MiniLMEmbedder:
             # (no arena, and no planned block for them: 30 MB less after a run).
             options.enable_cpu_mem_arena = not lean
             options.enable_mem_pattern = not lean
-            graph = lean_model(model)
+            graph = lean_model(model, sha256)
             self.session: Any = ort.InferenceSession(
                 graph,
                 options,
@@ -265,7 +270,6 @@ def _default_model() -> Path:
     path: Path = model_path()
     if not path.is_file():
         raise EmbeddingModelError(f"embedding model file not found: {path}")
-    _check(path, _DEFAULT_SHA256, "model file")
     return path
 
 
@@ -316,7 +320,7 @@ def _load(kind: str, model_dir: str, threads: int, lean: bool) -> Embedder:
             return StaticEmbedder(_HERE / TABLE, _HERE / TOKENIZER, _PACKAGED_SHA256)
         return StaticEmbedder(folder / TABLE, folder / TOKENIZER)
     if folder is None:
-        return MiniLMEmbedder(_default_model(), _HERE / TOKENIZER, threads, lean)
+        return MiniLMEmbedder(_default_model(), _HERE / TOKENIZER, threads, lean, _DEFAULT_SHA256)
     return MiniLMEmbedder(folder / "model.onnx", folder / TOKENIZER, threads, lean)
 
 

@@ -32,10 +32,11 @@ from monitor.dedup.derived import cached_file, file_sha256
 _FORMAT = 1
 
 
-def lean_model(model: Path) -> str | bytes:
-    """What a session should load for `model`: the path of its rewritten graph in the cache
-    folder (a copy of `model` if nothing applies), or without one the rewritten bytes."""
-    digest = file_sha256(model)
+def lean_model(model: Path, digest: str = "") -> str | bytes:
+    """What a session should load for `model` (whose sha256 is `digest` if the caller has
+    checked it; else it is hashed here): the path of its rewritten graph in the cache folder
+    (a copy of `model` if nothing applies), or without one the rewritten bytes."""
+    digest = digest or file_sha256(model)
 
     def rewrite(tmp: Path) -> None:
         source = model.read_bytes()

@@ -13,16 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from monitor.cachedir import cache_dir, write_atomically
+from monitor.dedup.derived import cached_file, derived_path, stat_key
 
 # Bumped whenever the file's layout or the hash changes: the old files are then not read.
-_FORMAT = 1
+_FORMAT = "1"
 _HASH = np.dtype("<i8")
 _CENTIBELS = np.dtype("<u2")
 _WIDTH = _HASH.itemsize + _CENTIBELS.itemsize  # bytes a word
-# How long a process waits for another building the same table (about 1 s) before it
-# builds its own in memory.
-_LOCK_WAIT = 30.0
 
 
 def word_hash(word: str) -> int:
@@ -41,16 +38,21 @@ class WordFrequencies:
     Italian and French 297 MB and 1.8 s of CPU. Building one of these tables takes up to
     about 1 s of CPU (Russian the most: unpacking wordfreq's file into strings, then hashing
     each), so each is built once per machine and kept in the cache folder
-    (`monitor.cachedir`), keyed by its source file; a process then maps it in about a
-    millisecond (checking it whole) and shares its pages with every other process. Without
-    a usable cache folder the table is built in memory, in every process."""
+    (`derived`), keyed by its source file; a process then maps it in about a millisecond
+    (checking its stamp) and shares its pages with every other process. Without a usable
+    cache folder the table is built in memory, in every process."""
 
     def __init__(self, language: str) -> None:
         source = word_lists()[language]
-        path = cached_table_path(language, source)
-        tables = _read(path) if path is not None else None
-        if tables is None and path is not None:
-            tables = _build_once(path, source)
+        built: list[tuple[Any, Any]] = []
+
+        def write(tmp: Path) -> None:
+            built.append(_build(source))
+            _write(tmp, *built[0])
+
+        key = stat_key(Path(source))
+        path = cached_file(f"wordfreq/{language}", key, _FORMAT, ".npy", write) if key else None
+        tables = built[0] if built else _read(path) if path is not None else None
         if tables is None:
             tables = _build(source)
         self._hashes, self._centibels = tables
@@ -73,22 +75,16 @@ def word_lists() -> dict[str, str]:
 
 
 def cached_table_path(language: str, source: str) -> Path | None:
-    """Where the table of `language` built from `source` is kept; None without a cache
-    folder. The name changes with the file's name, size and mtime (installing another
-    wordfreq writes its files anew), so an upgrade gets a new table, never an older one.
-    (Not wordfreq's version: reading a package's metadata takes tens of milliseconds.)
-    Older tables are left in place: another installation on the machine (a second
-    virtualenv) may still read them; they go with the cache folder."""
-    folder = cache_dir()
-    if folder is None:
-        return None
-    try:
-        stat = Path(source).stat()
-    except OSError:
-        return None
-    origin = f"{_FORMAT}:{Path(source).name}:{stat.st_size}:{stat.st_mtime_ns}"
-    key = hashlib.blake2b(origin.encode(), digest_size=8).hexdigest()
-    return folder / "wordfreq" / f"{language}-{key}.npy"
+    """Where the table of `language` built from `source` is kept (`derived`); None without
+    a cache folder. The name changes with the file's name, size and mtime (installing
+    another wordfreq writes its files anew), so an upgrade gets a new table, never an older
+    one. (Not wordfreq's version: reading a package's metadata takes tens of milliseconds;
+    not the file's sha256: hashing the lists in every process costs what the table saves.)
+    Tables of other wordfreq files are left in place: another installation on the machine
+    (a second virtualenv) may still read them; they go with the cache folder. (A table of
+    an older `_FORMAT` of the same file is removed.)"""
+    key = stat_key(Path(source))
+    return derived_path(f"wordfreq/{language}", key, _FORMAT, ".npy") if key else None
 
 
 def _build(source: str) -> tuple[Any, Any]:
@@ -112,24 +108,6 @@ def _build(source: str) -> tuple[Any, Any]:
     return hashes[first], np.maximum.reduceat(centibels, first) if len(first) else centibels
 
 
-def _build_once(path: Path, source: str) -> tuple[Any, Any] | None:
-    """Build the table into `path`, one process at a time: the extraction processes start
-    together and meet the same languages, so the others wait for the first one's file and
-    map it. None if the lock cannot be had (the caller then builds in memory)."""
-    from filelock import FileLock, Timeout
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(path.with_suffix(".lock"), timeout=_LOCK_WAIT):
-            tables = _read(path)  # built while this process waited
-            if tables is None:
-                tables = _build(source)
-                write_atomically(path, lambda tmp: _write(tmp, *tables))
-            return tables
-    except (Timeout, OSError):
-        return None
-
-
 def _write(tmp: Path, hashes: Any, centibels: Any) -> None:
     # One .npy of bytes: the hashes, then the centibels (np.load maps only a plain array).
     raw = np.concatenate([hashes.view(np.uint8), centibels.view(np.uint8)])
@@ -138,18 +116,13 @@ def _write(tmp: Path, hashes: Any, centibels: Any) -> None:
 
 
 def _read(path: Path) -> tuple[Any, Any] | None:
-    """The table in `path`, mapped; None if it is missing or not a whole, sorted table (a
-    truncated or overwritten file is then built again and replaced)."""
+    """The table in `path` (checked by `derived`), mapped; None if it is not a table."""
     try:
         raw = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None
-    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size % _WIDTH:
+    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size % _WIDTH or not raw.size:
         return None
     raw = np.asarray(raw)  # a plain array over the mapping: numpy's memmap class is slower
     words = raw.size // _WIDTH
-    hashes = raw[: words * _HASH.itemsize].view(_HASH)
-    centibels = raw[words * _HASH.itemsize :].view(_CENTIBELS)
-    if not words or not bool(np.all(hashes[1:] > hashes[:-1])):
-        return None
-    return hashes, centibels
+    return raw[: words * _HASH.itemsize].view(_HASH), raw[words * _HASH.itemsize :].view(_CENTIBELS)

@@ -73,7 +73,7 @@ class PageStages:
     _last_queue_log: float
     _rows: dict[str, Feed]
 
-    if TYPE_CHECKING:  # the Poller's own
+    if TYPE_CHECKING:  # the Poller's own, and the feed half's (feedstages)
 
         def _start_workers(self) -> None: ...
         def _replace_pool(self, broken: Executor) -> None: ...

@@ -4,8 +4,9 @@ Network work runs on a thread pool, extraction on a process pool sized to the co
 every database write happens on the calling thread, one commit per article, so a crash
 loses at most the item in flight. A feed's ETag/Last-Modified are saved only once all its
 new entries are stored: a killed run re-reads the feed next time instead of skipping it.
-The pages' half of the cycle (per-host queue, retries, extraction, storing) is in `pages`;
-nothing about one feed or page ends the cycle, only what is global (see `pages.is_global`).
+The feeds' half of the cycle (feed states, new entries scheduled) is in `feedstages`, the
+pages' half (per-host queue, retries, extraction, storing) in `pages`; nothing about one
+feed or page ends the cycle, only what is global (see `pages.is_global`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -25,11 +26,8 @@ from sqlmodel import Session, col, or_, select
 from monitor.config.load import Settings
 from monitor.config.sections import FeedConfig
 from monitor.dedup.features import load_embedders
-from monitor.errors import FetchError, MonitorError, NotAFeedError
-from monitor.feeds.parse import FeedEntry
-from monitor.feeds.state import mark_failure, mark_success
 from monitor.net.fetch import Fetcher
-from monitor.net.urls import canonical_url, is_http_url
+from monitor.run.feedstages import FeedStages
 from monitor.run.orphans import mark_parent
 from monitor.run.pages import PageStages, is_global
 from monitor.run.polljobs import (
@@ -49,11 +47,7 @@ from monitor.run.process import (
 from monitor.store.dedup_index import DedupIndex
 from monitor.store.models import Feed, utcnow
 from monitor.store.write import (
-    article_by_url,
-    known_guids,
-    log_fetch,
     prune_fetch_log,
-    save_entry,
     sync_feeds,
 )
 from monitor.topics.tagger import Tagger
@@ -64,7 +58,7 @@ MODELS_AHEAD = 20
 FETCH_LOG_DAYS = 30  # the fetch log is for debugging recent failures, not an archive
 
 
-class Poller(PageStages):
+class Poller(FeedStages, PageStages):
     """Polls feeds; build once (the daemon keeps it across cycles), close when done."""
 
     def __init__(
@@ -283,121 +277,3 @@ class Poller(PageStages):
         for fut in [f for f, (kind, _) in pending.items() if kind == "page" and f.done()]:
             self._handle(session, fut, pending, inflight, index, stats)
         self._fill(pending)
-
-    def _on_feed(
-        self,
-        session: Session,
-        job: FeedJob,
-        fut: Future[Any],
-        pending: dict[Future[Any], tuple[str, Any]],
-        inflight: dict[str, PageJob],
-        index: DedupIndex,
-        stats: PollStats,
-    ) -> None:
-        feed = session.get(Feed, job.id)
-        assert feed is not None
-        now = utcnow()
-        feed.last_checked = now
-        try:
-            resp, parsed = fut.result()
-        except (FetchError, NotAFeedError) as exc:
-            self._feed_failed(session, feed, exc, now, stats)
-            return
-        except Exception as exc:  # a parser crashing on this feed's bytes: this feed failed
-            stats.errors += 1
-            self._feed_failed(session, feed, MonitorError(f"cannot parse: {exc!r}"), now, stats)
-            return
-        log_fetch(session, feed.id, job.url, resp.status, len(resp.content), resp.elapsed, None)
-        job.response, job.parsed = resp, parsed
-        if parsed is None:
-            stats.not_modified += 1
-            self._feed_ok(session, job, feed, now)
-            return
-        feed.title = parsed.title or feed.title
-        feed.site_url = parsed.site_url or feed.site_url
-        feed.problem = parsed.problem
-        unique: dict[str, FeedEntry] = {}
-        for e in parsed.entries:  # a GUID repeated within one feed is one item
-            unique.setdefault(e.guid, e)
-        entries = list(unique.values())
-        known = known_guids(session, job.id, list(unique))
-        new = [e for e in entries if e.guid not in known]
-        if new:
-            self._start_workers()
-        stats.new_entries += len(new)
-        self._load_models_ahead(stats.new_entries)
-        feed.entries += len(new)
-        for entry in new:
-            self._schedule_entry(session, job, entry, pending, inflight, index, stats)
-        if job.pending == 0:
-            self._feed_ok(session, job, feed, now)
-        else:
-            self._commit_soon(session)
-        self.report("feed", {"name": job.name, "new": len(new)})
-
-    def _schedule_entry(
-        self,
-        session: Session,
-        job: FeedJob,
-        entry: FeedEntry,
-        pending: dict[Future[Any], tuple[str, Any]],
-        inflight: dict[str, PageJob],
-        index: DedupIndex,
-        stats: PollStats,
-    ) -> None:
-        if entry.link is None:
-            # Nothing to fetch: the feed's own content is the article.
-            key = entry.guid if is_http_url(entry.guid) else f"feed:{job.id}:{entry.guid}"
-            prepared = self.worker.prepare(job.id, entry, entry.guid, key, None, None)
-            self._store(session, job, entry, prepared, index, stats)
-            session.commit()
-            return
-        canonical = canonical_url(entry.link)
-        existing = article_by_url(session, canonical)
-        if existing is not None:
-            save_entry(session, job.id, entry.guid, entry.link, existing)
-            return
-        if canonical in inflight:
-            # The entry is stored when that page is: until then its feed is not done either
-            # (its ETag saved early would make a crash lose the entry for good).
-            inflight[canonical].waiting.append((job, entry))
-            job.pending += 1
-            return
-        page = PageJob(job, entry, entry.link, canonical)
-        inflight[canonical] = page
-        job.pending += 1
-        self._queue.push(page)
-
-    def _feed_ok(self, session: Session, job: FeedJob, feed: Feed, now: datetime) -> None:
-        cfg = self.settings.schedule
-        mark_success(feed, cfg, now, job.response, job.parsed, job.interval)
-        self._commit_soon(session)
-
-    def _commit_soon(self, session: Session) -> None:
-        """Feed-state changes are committed in batches (at most a second or 200 feeds
-        late): a crash can only make those feeds due again, never lose an entry, since
-        a feed's new entries and its ETag always land in the same transaction."""
-        self._uncommitted += 1
-        if self._uncommitted >= 200 or time.monotonic() - self._last_commit >= 1.0:
-            self._commit(session)
-
-    def _commit(self, session: Session) -> None:
-        session.commit()
-        self._uncommitted, self._last_commit = 0, time.monotonic()
-
-    def _feed_failed(
-        self, session: Session, feed: Feed, exc: MonitorError, now: datetime, stats: PollStats
-    ) -> None:
-        stats.failed += 1
-        message = mark_failure(feed, self.settings.schedule, now, exc)
-        status = exc.status if isinstance(exc, FetchError) else None
-        log_fetch(session, feed.id, feed.url, status, 0, 0.0, message[:1000])
-        self._commit_soon(session)
-        log.warning(
-            "feed failed feed=%s url=%s error=%s next_check=%s",
-            feed.name,
-            feed.url,
-            message,
-            feed.next_check.isoformat() if feed.next_check else None,
-        )
-        self.report("feed", {"name": feed.name, "error": message})
