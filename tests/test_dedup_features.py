@@ -14,17 +14,15 @@ from monitor.dedup.features import (
     _QUOTES,
     _SENTENCE_ENDS,
     _TOKEN,
-    Token,
     _segment,
     _tokens,
     chars,
-    event_terms,
     extract_features,
     lead_text,
-    quarters,
     tokenize,
     years,
 )
+from monitor.dedup.terms import Token, event_terms, quarters
 
 SETTINGS = DedupSettings()
 
@@ -133,8 +131,8 @@ def _reference_event_terms(
     tokens: list[Token], language: str
 ) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
     """The walk `event_terms` was (the features module's own helpers for each step)."""
-    from monitor.dedup.features import _cap, _has_digit, _is_key, _key, _value, amount
     from monitor.dedup.rarity import general_rarity
+    from monitor.dedup.terms import _cap, _has_digit, _is_key, _key, _value, amount
 
     terms: dict[str, float] = {}
     specifics: dict[str, set[str]] = {}

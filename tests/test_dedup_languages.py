@@ -13,8 +13,9 @@ from dedup_samples import EXPORT_ZH, REWRITE, STORY, STORY_ZH, ZHIPU_ZH
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup import compare_texts
-from monitor.dedup.features import amount, extract_features, quarters, tokenize
+from monitor.dedup.features import extract_features, tokenize
 from monitor.dedup.score import compare_features
+from monitor.dedup.terms import amount, quarters
 
 SETTINGS = DedupSettings()
 TITLE = "Baidu releases Ernie 4.5 and X1"
@@ -158,7 +159,8 @@ def test_runs_without_common_han_are_cut_as_jieba_cuts_them_without_its_dictiona
 def test_korean_and_japanese_kana_leave_jieba_unloaded() -> None:
     # A fresh process: the tests above may have loaded the dictionary in this one.
     code = (
-        "from monitor.dedup.features import tokenize, event_terms, _tokens;"
+        "from monitor.dedup.features import tokenize, _tokens;"
+        "from monitor.dedup.terms import event_terms;"
         "from monitor.config.dedup import DedupSettings;"
         "from monitor.dedup import rarity;"
         "t = _tokens('서울에서 Samsung 발표 2025. ひらがなのテスト GPU 4.5');"

@@ -17,15 +17,10 @@ from dedup_samples import (
 
 from monitor.config.dedup import DedupSettings
 from monitor.dedup import compare_texts
-from monitor.dedup.features import (
-    event_terms,
-    extract_features,
-    head_versions,
-    normalise,
-    tokenize,
-)
+from monitor.dedup.features import extract_features, normalise, tokenize
 from monitor.dedup.rarity import Corpus
 from monitor.dedup.score import compare_features, story_parts
+from monitor.dedup.terms import event_terms, head_versions
 
 SETTINGS = DedupSettings()
 TITLE = "Baidu releases Ernie 4.5 and X1"
